@@ -1,0 +1,40 @@
+"""The ``minilpr`` command: one word per job, each handled by the module that owns it.
+
+Each subcommand's own module parses the rest of the command line, so this file stays a table.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module with a ``main(argv) -> int``, one-line help)
+COMMANDS = {
+    "gradcheck": ("minilpr.nn.gradcheck_cases", "check every layer's backward pass numerically"),
+    "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,sequence,stn,synth}"),
+    "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: minilpr COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "minilpr COMMAND --help tells more."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"minilpr: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

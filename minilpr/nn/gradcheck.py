@@ -1,0 +1,195 @@
+"""Check a hand-written backward pass against centred finite differences.
+
+The idea (CS231n's, and every careful framework's): pick a random upstream gradient ``dout``,
+define the scalar ``L = sum(forward(x) * dout)``, so that ``dL/dx`` is exactly what
+``backward(dout)`` must return. Then nudge each entry of ``x`` by ``±eps``:
+
+    dL/dx[i]  ≈  (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)
+
+whose error is O(eps²). In float64 with eps = 1e-6 the two agree to about 1e-9 relative, so a
+wrong index, a missing term or a transposed product shows up as an error of order 1.
+
+The error we report for a tensor is norm-wise,
+
+    rel_err = ||analytic - numeric|| / max(||analytic||, ||numeric||),
+
+which is insensitive to single entries that happen to be near zero (where an entry-wise ratio
+is noise) but still exposes any real mistake. A tensor whose true gradient is zero reports the
+absolute norm of the difference instead.
+
+One harness serves the tests, the lessons and ``minilpr gradcheck``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from minilpr.nn.module import Module
+
+
+@dataclass(frozen=True)
+class FunctionPair:
+    """A pure forward/backward pair, checked like a module.
+
+    ``forward(*inputs) -> (out, cache)`` and ``backward(dout, cache) -> grads``, where ``grads``
+    holds one gradient per input (``None`` for inputs that are not differentiable, such as
+    integer targets). A single gradient may be returned bare when there is a single input, and
+    trailing non-differentiable inputs may be left out of ``grads``.
+    """
+
+    forward: Callable
+    backward: Callable
+
+
+def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    """Norm-wise relative error, the absolute error when both gradients are zero."""
+    diff = float(np.linalg.norm(np.ravel(analytic) - np.ravel(numeric)))
+    scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numeric)))
+    return diff / scale if scale > 1e-12 else diff
+
+
+def _as_tuple(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _random_generators(target) -> list[tuple[object, dict]]:
+    """The ``rng`` attributes of a module tree, with their states, so draws can be replayed."""
+    if not isinstance(target, Module):
+        return []
+    found = []
+    for _, module in target.named_modules():
+        rng = getattr(module, "rng", None)
+        if isinstance(rng, np.random.Generator):
+            found.append((rng, rng.bit_generator.state))
+    return found
+
+
+def gradcheck(target: Module | FunctionPair, inputs, *, wrt: Sequence[int] | None = None,
+              eps: float = 1e-6, seed: int = 0, max_elements: int | None = None,
+              check_params: bool = True, input_names: Sequence[str] | None = None
+              ) -> "OrderedDict[str, float]":
+    """Compare ``target``'s backward with centred differences, in float64.
+
+    Parameters
+    ----------
+    target : Module or FunctionPair
+        A module is cast to float64 in place (``target.astype(np.float64)``). Modules that draw
+        random numbers must keep their ``numpy.random.Generator`` in an attribute named ``rng``:
+        its state is replayed before every forward so each evaluation sees the same draws.
+    inputs : ndarray or tuple
+        The forward's positional arguments. Floating arrays are copied to float64.
+    wrt : sequence of int, optional
+        Indices of the inputs to differentiate; default: every floating-point input.
+    eps : float
+        The finite-difference step.
+    seed : int
+        Seeds the random upstream gradient and the subset of checked entries.
+    max_elements : int, optional
+        Check at most this many randomly chosen entries of each tensor (for big tensors).
+    check_params : bool
+        Also check every parameter of a module.
+    input_names : sequence of str, optional
+        Names for the inputs in the result; default ``x`` for one input, ``input0``... otherwise.
+
+    Returns
+    -------
+    OrderedDict[str, float]
+        Relative error for each checked input and parameter (parameters by dotted name).
+    """
+    rng = np.random.default_rng(seed)
+    inputs = tuple(np.array(a, dtype=np.float64) if _is_float(a) else a for a in _as_tuple(inputs))
+    if wrt is None:
+        wrt = [i for i, a in enumerate(inputs) if _is_float(a)]
+    if input_names is None:
+        input_names = ["x"] if len(inputs) == 1 else [f"input{i}" for i in range(len(inputs))]
+
+    if isinstance(target, Module):
+        target.astype(np.float64)
+    generators = _random_generators(target)
+
+    def run_forward():
+        for generator, state in generators:
+            generator.bit_generator.state = state
+        if isinstance(target, Module):
+            return target.forward(*inputs), None
+        return target.forward(*inputs)
+
+    out, cache = run_forward()
+    outs = _as_tuple(out)
+    douts = tuple(rng.standard_normal(np.shape(o)) for o in outs)
+
+    def loss() -> float:
+        o = _as_tuple(run_forward()[0])
+        return float(sum(np.sum(np.asarray(a, dtype=np.float64) * d) for a, d in zip(o, douts)))
+
+    # The analytic gradients, from one forward followed by one backward.
+    if isinstance(target, Module):
+        target.zero_grad()
+        grads = _as_tuple(target.backward(douts if isinstance(out, tuple) else douts[0]))
+        params = list(target.named_parameters()) if check_params else []
+        analytic_params = [p.grad.copy() for _, p in params]
+    else:
+        grads = _as_tuple(target.backward(douts if isinstance(out, tuple) else douts[0], cache))
+        params, analytic_params = [], []
+    # Trailing inputs that are not differentiable (targets, lengths) may get no entry.
+    grads = grads + (None,) * (len(inputs) - len(grads))
+
+    errors: OrderedDict[str, float] = OrderedDict()
+    for i in wrt:
+        if grads[i] is None:
+            raise ValueError(f"backward returned no gradient for input {input_names[i]}")
+        numeric = _numeric_gradient(loss, inputs[i], eps, rng, max_elements)
+        errors[input_names[i]] = _compare(np.asarray(grads[i]), numeric)
+    for (name, param), analytic in zip(params, analytic_params):
+        numeric = _numeric_gradient(loss, param.data, eps, rng, max_elements)
+        errors[name] = _compare(analytic, numeric)
+    return errors
+
+
+def assert_gradcheck(target, inputs, tol: float = 1e-6, **kwargs) -> "OrderedDict[str, float]":
+    """Run `gradcheck` and raise ``AssertionError`` naming every tensor above ``tol``."""
+    errors = gradcheck(target, inputs, **kwargs)
+    bad = {name: err for name, err in errors.items() if not err < tol}
+    if bad:
+        listed = ", ".join(f"{name}: {err:.2e}" for name, err in bad.items())
+        raise AssertionError(f"gradient check failed (tolerance {tol:g}) for {listed}")
+    return errors
+
+
+def _is_float(a) -> bool:
+    return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+
+
+def _numeric_gradient(loss: Callable[[], float], array: np.ndarray, eps: float,
+                      rng: np.random.Generator, max_elements: int | None) -> np.ndarray:
+    """Centred differences of ``loss`` with respect to ``array`` (perturbed in place).
+
+    Entries not drawn when ``max_elements`` limits the check are left as NaN.
+    """
+    if not array.flags.c_contiguous:
+        raise ValueError("gradcheck perturbs arrays in place and needs them C-contiguous")
+    flat = array.reshape(-1)  # a view: writing to it perturbs the array the forward reads
+    indices = np.arange(flat.size)
+    if max_elements is not None and flat.size > max_elements:
+        indices = rng.choice(flat.size, size=max_elements, replace=False)
+    numeric = np.full(flat.size, np.nan)
+    for i in indices:
+        saved = flat[i]
+        flat[i] = saved + eps
+        plus = loss()
+        flat[i] = saved - eps
+        minus = loss()
+        flat[i] = saved
+        numeric[i] = (plus - minus) / (2 * eps)
+    return numeric.reshape(array.shape)
+
+
+def _compare(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    if analytic.shape != numeric.shape:
+        raise ValueError(f"gradient has shape {analytic.shape}, expected {numeric.shape}")
+    checked = ~np.isnan(numeric)
+    return relative_error(analytic[checked], numeric[checked])

@@ -1,0 +1,240 @@
+"""The contract every layer keeps: `Parameter`, `Module` and `Sequential`.
+
+A `Module` is a small object with two methods a student reads side by side:
+
+* ``forward(*inputs)`` computes the output and keeps *only* what ``backward`` needs;
+* ``backward(dout)`` receives dL/d(output), fills ``.grad`` of every parameter it owns
+  (accumulating, as PyTorch does) and returns dL/d(input) — a tuple when the forward took
+  several inputs.
+
+There is no autograd: composite modules call their children's ``backward`` in reverse order by
+hand, so the chain rule is written out where a reader can see it.
+
+Names follow PyTorch (``weight``, ``bias``, ``running_mean``, dotted names such as
+``block.0.weight``) so that weights can be copied between the two by name.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+
+class Parameter:
+    """A trainable array and the gradient that backward accumulates into it.
+
+    Attributes
+    ----------
+    data : ndarray
+        The values, float32 by default.
+    grad : ndarray
+        Same shape and dtype as ``data``; zeroed by ``Module.zero_grad``.
+    """
+
+    def __init__(self, data: np.ndarray):
+        data = np.asarray(data)
+        if not np.issubdtype(data.dtype, np.floating):
+            raise TypeError(f"Parameter needs a floating-point array, got {data.dtype}")
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses set parameters, buffers and child modules as plain attributes in ``__init__``;
+    ``__setattr__`` files them so that ``named_parameters`` and ``state_dict`` find them in the
+    order they were assigned — the same order PyTorch uses.
+
+    Buffers (``register_buffer``) are arrays that belong to the state but are not trained, such
+    as batch norm's running statistics.
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
+        if isinstance(value, (Parameter, Module)) or name not in self._buffers:
+            for registry in (self._parameters, self._buffers, self._modules):
+                registry.pop(name, None)
+        # A plain array assigned to a buffer's name stays a buffer (BN replaces its statistics).
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value: np.ndarray) -> None:
+        """Keep ``value`` as state (saved, loaded, cast) that the optimizer never touches."""
+        setattr(self, name, value)
+        self._buffers[name] = True
+
+    # ----- the two methods every layer writes -------------------------------------------------
+    def forward(self, *inputs):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def _check_dtype(self, x: np.ndarray, expected: np.dtype) -> None:
+        """Refuse a silent float32/float64 mix, which would upcast and slow everything down."""
+        if x.dtype != expected:
+            raise TypeError(f"{type(self).__name__} got {x.dtype} input but computes in "
+                            f"{np.dtype(expected)}; cast the input, or the module with .astype()")
+
+    def _need_forward(self, cache):
+        """Return ``cache``, or raise the one-line error a backward-before-forward deserves."""
+        if cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
+                               "(or twice for one forward)")
+        return cache
+
+    # ----- walking the tree -------------------------------------------------------------------
+    def children(self) -> Iterator["Module"]:
+        yield from self._modules.values()
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted_name, parameter)`` pairs, as ``torch.nn.Module.named_parameters``."""
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for module_name, module in self.named_modules(prefix):
+            for name in module._buffers:
+                yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    # ----- modes and dtype ----------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        for _, module in self.named_modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def astype(self, dtype) -> "Module":
+        """Cast every parameter and floating buffer in place (float64 for gradient checks)."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = np.zeros_like(p.data)
+        for module_name, module in self.named_modules():
+            for name in module._buffers:
+                value = getattr(module, name)
+                if np.issubdtype(value.dtype, np.floating):
+                    object.__setattr__(module, name, value.astype(dtype))
+        return self
+
+    # ----- saving and loading -------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of every parameter and buffer, under PyTorch's dotted names."""
+        state = OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        state.update((name, np.array(b, copy=True)) for name, b in self.named_buffers())
+        return state
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays from ``state`` into this module, checking names and shapes first.
+
+        Nothing is changed unless every check passes, so a bad file never leaves a model
+        half-loaded.
+        """
+        targets = {name: ("param", p) for name, p in self.named_parameters()}
+        targets.update({name: ("buffer", name) for name, _ in self.named_buffers()})
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        buffers = dict(self.named_buffers())
+        for name, (kind, target) in targets.items():
+            if name not in state:
+                continue
+            expected = target.data.shape if kind == "param" else np.shape(buffers[name])
+            got = np.shape(state[name])
+            if tuple(expected) != tuple(got):
+                raise ValueError(f"load_state_dict for {type(self).__name__}: '{name}' has shape "
+                                 f"{tuple(got)} in the state but {tuple(expected)} in the model")
+        modules = dict(self.named_modules())
+        for name, (kind, target) in targets.items():
+            if name not in state:
+                continue
+            value = np.asarray(state[name])
+            if kind == "param":
+                target.data[...] = value
+            else:
+                owner, _, attr = name.rpartition(".")
+                module = modules[owner]
+                current = getattr(module, attr)
+                object.__setattr__(module, attr, value.astype(np.asarray(current).dtype, copy=True))
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()})"]
+        for name, child in self._modules.items():
+            child_lines = repr(child).splitlines()
+            lines.append(f"  ({name}): " + child_lines[0])
+            lines.extend("  " + line for line in child_lines[1:])
+        return "\n".join(lines)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Sequential(Module):
+    """Children run in order; backward runs them in reverse.
+
+    Children are named ``0``, ``1``, ... as in ``torch.nn.Sequential``.
+    """
+
+    def __init__(self, *layers: Module):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            setattr(self, str(i), layer)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def forward(self, x):
+        for layer in self:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(list(self)):
+            dout = layer.backward(dout)
+        return dout

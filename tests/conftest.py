@@ -1,0 +1,23 @@
+"""Shared test settings: hypothesis profiles and the float64 gradient-check tolerance."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Gradient checks are slow per example; a few dozen drawn shapes per test find the bugs.
+settings.register_profile("default", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+GRAD_TOL = 1e-6
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,87 @@
+"""The gradient-check harness itself must be able to fail."""
+
+import numpy as np
+import pytest
+
+from minilpr.nn import FunctionPair, Module, Parameter, assert_gradcheck, gradcheck, relative_error
+
+
+def square_pair(wrong=False):
+    def forward(x):
+        return x * x, x
+
+    def backward(dout, x):
+        return dout * (x if wrong else 2 * x)  # the wrong one forgets the factor 2
+
+    return FunctionPair(forward, backward)
+
+
+def test_correct_backward_passes(rng):
+    errors = gradcheck(square_pair(), rng.standard_normal((3, 4)))
+    assert errors["x"] < 1e-9
+
+
+def test_wrong_backward_fails(rng):
+    with pytest.raises(AssertionError, match="x: "):
+        assert_gradcheck(square_pair(wrong=True), rng.standard_normal((3, 4)))
+
+
+class Affine(Module):
+    def __init__(self, forget_bias_grad=False):
+        super().__init__()
+        self.weight = Parameter(np.array([[1.0, 2.0], [3.0, -1.0]]))
+        self.bias = Parameter(np.array([0.5, -0.5]))
+        self.forget_bias_grad = forget_bias_grad
+        self._x = None
+
+    def forward(self, x):
+        self._x = x
+        return x @ self.weight.data.T + self.bias.data
+
+    def backward(self, dout):
+        x = self._need_forward(self._x)
+        self.weight.grad += dout.T @ x
+        if not self.forget_bias_grad:
+            self.bias.grad += dout.sum(0)
+        return dout @ self.weight.data
+
+
+def test_module_parameters_are_checked_by_name(rng):
+    errors = gradcheck(Affine(), rng.standard_normal((5, 2)))
+    assert list(errors) == ["x", "weight", "bias"]
+    assert max(errors.values()) < 1e-9
+    bad = gradcheck(Affine(forget_bias_grad=True), rng.standard_normal((5, 2)))
+    assert bad["bias"] == pytest.approx(1.0) and bad["weight"] < 1e-9
+
+
+def test_integer_inputs_are_not_differentiated(rng):
+    pair = FunctionPair(lambda x, k: (x * k, k), lambda dout, k: (dout * k,))
+    errors = gradcheck(pair, (rng.standard_normal(4), np.arange(4)))
+    assert list(errors) == ["input0"] and errors["input0"] < 1e-9
+
+
+def test_max_elements_checks_a_subset(rng):
+    errors = gradcheck(square_pair(wrong=True), rng.standard_normal(100), max_elements=5)
+    assert errors["x"] > 0.1
+
+
+def test_relative_error_is_normwise_and_zero_safe():
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0
+    assert relative_error(np.array([1.0, 0.0]), np.array([1.0, 1e-3])) == pytest.approx(1e-3)
+
+
+def test_random_draws_are_replayed(rng):
+    class Noisy(Module):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(1)
+            self._mask = None
+
+        def forward(self, x):
+            self._mask = self.rng.random(x.shape) > 0.5
+            return x * self._mask
+
+        def backward(self, dout):
+            return dout * self._mask
+
+    assert gradcheck(Noisy(), rng.standard_normal(20))["x"] < 1e-9
