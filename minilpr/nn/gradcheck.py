@@ -56,6 +56,19 @@ def _as_tuple(value) -> tuple:
     return value if isinstance(value, tuple) else (value,)
 
 
+def _map_arrays(fn, value):
+    """Apply ``fn`` to every array in a nest of tuples/lists, keeping the nesting."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_map_arrays(fn, v) for v in value)
+    return fn(value)
+
+
+def _flatten(value) -> list:
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _flatten(v)]
+    return [value]
+
+
 def _random_generators(target) -> list[tuple[object, dict]]:
     """The ``rng`` attributes of a module tree, with their states, so draws can be replayed."""
     if not isinstance(target, Module):
@@ -119,21 +132,24 @@ def gradcheck(target: Module | FunctionPair, inputs, *, wrt: Sequence[int] | Non
         return target.forward(*inputs)
 
     out, cache = run_forward()
-    outs = _as_tuple(out)
-    douts = tuple(rng.standard_normal(np.shape(o)) for o in outs)
+    # One random upstream gradient per output array, nested like the output (an LSTM returns
+    # ``out, (h_n, c_n)``; backward then receives ``dout, (dh_n, dc_n)``).
+    dout = _map_arrays(lambda o: rng.standard_normal(np.shape(o)), out)
+    flat_douts = _flatten(dout)
 
     def loss() -> float:
-        o = _as_tuple(run_forward()[0])
-        return float(sum(np.sum(np.asarray(a, dtype=np.float64) * d) for a, d in zip(o, douts)))
+        outs = _flatten(run_forward()[0])
+        return float(sum(np.sum(np.asarray(o, dtype=np.float64) * d)
+                         for o, d in zip(outs, flat_douts)))
 
     # The analytic gradients, from one forward followed by one backward.
     if isinstance(target, Module):
         target.zero_grad()
-        grads = _as_tuple(target.backward(douts if isinstance(out, tuple) else douts[0]))
+        grads = _as_tuple(target.backward(dout))
         params = list(target.named_parameters()) if check_params else []
         analytic_params = [p.grad.copy() for _, p in params]
     else:
-        grads = _as_tuple(target.backward(douts if isinstance(out, tuple) else douts[0], cache))
+        grads = _as_tuple(target.backward(dout, cache))
         params, analytic_params = [], []
     # Trailing inputs that are not differentiable (targets, lengths) may get no entry.
     grads = grads + (None,) * (len(inputs) - len(grads))

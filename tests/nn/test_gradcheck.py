@@ -85,3 +85,14 @@ def test_random_draws_are_replayed(rng):
             return dout * self._mask
 
     assert gradcheck(Noisy(), rng.standard_normal(20))["x"] < 1e-9
+
+
+def test_nested_outputs_get_nested_upstream_gradients(rng):
+    def forward(x):
+        return (2 * x, (x * x, 3 * x)), x
+
+    def backward(dout, x):
+        d_double, (d_square, d_triple) = dout
+        return 2 * d_double + 2 * x * d_square + 3 * d_triple
+
+    assert gradcheck(FunctionPair(forward, backward), rng.standard_normal((2, 3)))["x"] < 1e-9

@@ -1,0 +1,77 @@
+"""Weight initialisers, each drawing from a seeded ``numpy.random.Generator``.
+
+Why initialisation matters: a layer multiplies its input by a matrix with ``fan_in`` terms per
+output. If the weights have variance ``v``, each output has variance ``fan_in * v * Var(input)``;
+choosing ``v = gain² / fan_in`` keeps the signal's scale the same from layer to layer, so deep
+stacks neither explode nor fade (He et al. 2015 for ReLU-like activations, Glorot & Bengio 2010
+for symmetric ones).
+
+Every function returns a new float32 array (cast it for float64 work); ``rng`` is required so that
+a model built twice from the same seed is the same model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape``.
+
+    Linear ``(F, C)``: fan_in = C, fan_out = F. Convolution ``(F, C, KH, KW)``: each output sees
+    ``C * KH * KW`` inputs, and each input reaches ``F * KH * KW`` outputs.
+    """
+    if len(shape) < 2:
+        raise ValueError(f"fan-in/fan-out need a weight with at least 2 dimensions, got {shape}")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def leaky_relu_gain(negative_slope: float = 0.0) -> float:
+    """The gain that keeps variance through a leaky ReLU: sqrt(2 / (1 + slope²))."""
+    return math.sqrt(2.0 / (1.0 + negative_slope**2))
+
+
+def kaiming_normal(shape, rng: np.random.Generator, negative_slope: float = 0.0) -> np.ndarray:
+    """He-normal: N(0, gain² / fan_in), for layers followed by a (leaky) ReLU."""
+    std = leaky_relu_gain(negative_slope) / math.sqrt(fans(shape)[0])
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def kaiming_uniform(shape, rng: np.random.Generator, negative_slope: float = 0.0) -> np.ndarray:
+    """He-uniform: U(-b, b) with b = gain * sqrt(3 / fan_in) (same variance as He-normal).
+
+    With ``negative_slope = sqrt(5)`` this is PyTorch's default for Conv2d and Linear weights,
+    whose bound works out to 1 / sqrt(fan_in).
+    """
+    bound = leaky_relu_gain(negative_slope) * math.sqrt(3.0 / fans(shape)[0])
+    return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+
+
+def xavier_uniform(shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+    """Glorot-uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = fans(shape)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+
+
+def xavier_normal(shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+    """Glorot-normal: N(0, gain² * 2 / (fan_in + fan_out))."""
+    fan_in, fan_out = fans(shape)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal(shape) * std).astype(np.float32)
+
+
+def uniform_bias(n: int, fan_in: int, rng: np.random.Generator) -> np.ndarray:
+    """PyTorch's default bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return rng.uniform(-bound, bound, size=n).astype(np.float32)
+
+
+def default_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Accept a Generator, a seed, or None (seed 0, so an unseeded model is still reproducible)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(0 if rng is None else rng)
