@@ -1,0 +1,392 @@
+"""Reading a string out of CTC's per-frame probabilities: greedy, prefix beam and constrained beam.
+
+The network gives ``y[t, k]`` for T frames; a labelling ``l`` has probability
+``p(l) = sum of prod_t y[t, pi_t]`` over its alignments ``pi`` (see `minilpr.nn.ctc`). Finding
+the most probable labelling exactly is intractable in general, so:
+
+* **greedy** (best path) takes the most probable class of every frame and collapses the path
+  (merge repeats, then drop blanks). It finds the most probable *path*, not labelling — usually
+  the same string when the network is confident.
+* **prefix beam search** keeps the ``beam_width`` most probable label *prefixes*, each with two
+  numbers: the probability of the frames so far ending in a blank, ``p_b``, and ending in its
+  last character, ``p_nb``. The split matters because the next frame's character ``c`` equal to
+  the last one *extends* the prefix only after a blank (``A - A`` is "AA") and merely *repeats*
+  it otherwise (``A A`` is "A"). Every path collapsing to the same prefix is summed into one
+  entry, so with a wide enough beam the search is exact.
+* **constrained beam search** is the same search where a prefix may only grow by the characters
+  a grammar allows next, and only prefixes the grammar accepts are returned: the decoder can
+  then never read a plate number that cannot exist.
+
+All scores are natural logarithms. Nothing here knows about plates: a grammar is any object with
+``start``, ``allowed(state) -> (K,) bool``, ``step(state, k) -> state`` and
+``accepts(state) -> bool`` — an `Automaton`, a `CallableGrammar`, or
+``minilpr.data.grammar.plate_automaton()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from minilpr.nn.ctc import ctc_best_alignment
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One decoded string.
+
+    Attributes
+    ----------
+    labels : tuple of int
+        Class indices, blank-free.
+    log_prob : float
+        Greedy: log-probability of the best path. Beam searches: log of the labelling's total
+        probability over the alignments the beam kept (exact when nothing was pruned).
+    confidences : (L,) float
+        Per character: the highest probability the character has on the frames its best
+        alignment gives it.
+    """
+
+    labels: tuple
+    log_prob: float
+    confidences: np.ndarray = field(repr=False, compare=False)
+
+
+def collapse_path(path: Iterable[int], blank: int = 0) -> tuple:
+    """The labelling of a frame path: merge runs of equal classes, then drop blanks."""
+    out = []
+    previous = None
+    for k in path:
+        k = int(k)
+        if k != previous and k != blank:
+            out.append(k)
+        previous = k
+    return tuple(out)
+
+
+def path_confidences(log_probs: np.ndarray, path: np.ndarray, blank: int = 0) -> np.ndarray:
+    """Per-character confidence of a frame path: the highest probability over each run.
+
+    Parameters
+    ----------
+    log_probs : (T, K) float
+    path : (T,) int
+        One class per frame.
+
+    Returns
+    -------
+    (L,) float64
+        One value per character of ``collapse_path(path)``.
+    """
+    path = np.asarray(path)
+    probs = np.exp(log_probs[np.arange(path.size), path].astype(np.float64))  # (T,)
+    confidences = []
+    for t, k in enumerate(path.tolist()):
+        if k == blank:
+            continue
+        if t > 0 and path[t - 1] == k:
+            confidences[-1] = max(confidences[-1], probs[t])
+        else:
+            confidences.append(probs[t])
+    return np.array(confidences, np.float64)
+
+
+def label_confidences(log_probs: np.ndarray, labels: Sequence[int], blank: int = 0) -> np.ndarray:
+    """Per-character confidence of a labelling, along its most probable alignment.
+
+    Parameters
+    ----------
+    log_probs : (T, K) float
+    labels : (L,) int
+
+    Returns
+    -------
+    (L,) float64
+        Zeros when the labelling has no alignment.
+    """
+    if len(labels) == 0:
+        return np.zeros(0)
+    _, path, log_prob = ctc_best_alignment(log_probs, np.asarray(labels, np.int64), blank)
+    if log_prob == -np.inf:
+        return np.zeros(len(labels))
+    return path_confidences(log_probs, path, blank)
+
+
+def _check_log_probs(name: str, log_probs: np.ndarray, blank: int) -> np.ndarray:
+    log_probs = np.asarray(log_probs)
+    if not np.issubdtype(log_probs.dtype, np.floating):
+        raise TypeError(f"{name}: log_probs must be floating point, got {log_probs.dtype}")
+    if log_probs.ndim != 2 or log_probs.shape[0] < 1:
+        raise ValueError(f"{name}: log_probs must have shape (T, K) with T >= 1, got "
+                         f"{log_probs.shape}")
+    if not 0 <= blank < log_probs.shape[1]:
+        raise ValueError(f"{name}: blank {blank} is outside the {log_probs.shape[1]} classes")
+    return log_probs
+
+
+def greedy_decode(log_probs: np.ndarray, input_lengths=None, blank: int = 0):
+    """Best-path decoding: argmax per frame, merge repeats, drop blanks.
+
+    Parameters
+    ----------
+    log_probs : (T, K) or (T, N, K) float
+        Log-probabilities (or any scores with the same argmax; confidences then mean less).
+    input_lengths : (N,) int, optional
+        Frames of each sample of a batch; all T by default.
+    blank : int
+
+    Returns
+    -------
+    Hypothesis, or a list of N of them for a batch
+    """
+    log_probs = np.asarray(log_probs)
+    if log_probs.ndim == 3:
+        T, N, _ = log_probs.shape
+        lengths = np.full(N, T) if input_lengths is None else np.asarray(input_lengths)
+        if lengths.shape != (N,) or np.any(lengths < 1) or np.any(lengths > T):
+            raise ValueError(f"greedy_decode: input_lengths must be {N} values in 1..{T}, got "
+                             f"{lengths.tolist()}")
+        return [greedy_decode(log_probs[:lengths[n], n], blank=blank) for n in range(N)]
+    log_probs = _check_log_probs("greedy_decode", log_probs, blank)
+    path = log_probs.argmax(axis=1)  # (T,)
+    log_prob = float(log_probs[np.arange(path.size), path].sum())
+    confidences = path_confidences(log_probs, path, blank)
+    return Hypothesis(collapse_path(path, blank), log_prob, confidences)
+
+
+class Automaton:
+    """A deterministic finite automaton over class indices, for constrained decoding.
+
+    States are ``0 .. num_states - 1``; ``0`` is the start. ``transitions[state]`` maps each
+    allowed next class to the next state; a state with no entry for a class forbids it.
+
+    Parameters
+    ----------
+    transitions : sequence of dict[int, int]
+        One dict per state.
+    accepting : iterable of int
+        States where a complete labelling may end.
+    num_classes : int
+        K, the size of the masks `allowed` returns.
+    """
+
+    start = 0
+
+    def __init__(self, transitions: Sequence[dict], accepting: Iterable[int], num_classes: int):
+        self.transitions = [dict(t) for t in transitions]
+        self.accepting = frozenset(int(s) for s in accepting)
+        self.num_classes = int(num_classes)
+        self._masks = np.zeros((len(self.transitions), self.num_classes), bool)
+        for state, table in enumerate(self.transitions):
+            for k, nxt in table.items():
+                if not 0 <= k < self.num_classes or not 0 <= nxt < len(self.transitions):
+                    raise ValueError(f"Automaton: transition {state} --{k}--> {nxt} leaves the "
+                                     f"{self.num_classes} classes or "
+                                     f"{len(self.transitions)} states")
+                self._masks[state, k] = True
+
+    @classmethod
+    def from_patterns(cls, patterns: Sequence[Sequence[Iterable[int]]],
+                      num_classes: int) -> "Automaton":
+        """The automaton accepting exactly the strings that match one of ``patterns``.
+
+        A pattern is a sequence of sets: position ``i`` of a matching string holds a class from
+        the ``i``-th set. Several patterns are followed at once (each automaton state is the set
+        of ``(pattern, position)`` pairs still alive — the subset construction), so patterns may
+        share prefixes freely.
+        """
+        patterns = [[frozenset(int(k) for k in position) for position in p] for p in patterns]
+        start = frozenset((i, 0) for i in range(len(patterns)))
+        numbers = {start: 0}
+        transitions: list[dict] = [{}]
+        accepting = []
+        queue = [start]
+        while queue:
+            alive = queue.pop(0)
+            number = numbers[alive]
+            if any(j == len(patterns[i]) for i, j in alive):
+                accepting.append(number)
+            symbols = set().union(*[patterns[i][j] for i, j in alive if j < len(patterns[i])])
+            for k in sorted(symbols):
+                nxt = frozenset((i, j + 1) for i, j in alive
+                                if j < len(patterns[i]) and k in patterns[i][j])
+                if nxt not in numbers:
+                    numbers[nxt] = len(transitions)
+                    transitions.append({})
+                    queue.append(nxt)
+                transitions[number][k] = numbers[nxt]
+        return cls(transitions, accepting, num_classes)
+
+    @property
+    def num_states(self) -> int:
+        return len(self.transitions)
+
+    def allowed(self, state: int) -> np.ndarray:
+        """(K,) bool: the classes that may come next."""
+        return self._masks[state]
+
+    def step(self, state: int, k: int) -> int:
+        return self.transitions[state][k]
+
+    def accepts(self, state: int) -> bool:
+        return state in self.accepting
+
+    def matches(self, labels: Iterable[int]) -> bool:
+        """True when the whole labelling is accepted."""
+        state = self.start
+        for k in labels:
+            state = self.transitions[state].get(int(k))
+            if state is None:
+                return False
+        return self.accepts(state)
+
+    def __repr__(self) -> str:
+        return f"Automaton({self.num_states} states, {len(self.accepting)} accepting, " \
+               f"K={self.num_classes})"
+
+
+class CallableGrammar:
+    """A grammar given by a function of the prefix, for rules an automaton states awkwardly.
+
+    Parameters
+    ----------
+    rule : callable
+        ``rule(prefix: tuple of int) -> (allowed next classes, is_complete)``.
+    num_classes : int
+    """
+
+    start = ()
+
+    def __init__(self, rule: Callable, num_classes: int):
+        self.rule = rule
+        self.num_classes = int(num_classes)
+
+    def allowed(self, state: tuple) -> np.ndarray:
+        mask = np.zeros(self.num_classes, bool)
+        mask[list(self.rule(state)[0])] = True
+        return mask
+
+    def step(self, state: tuple, k: int) -> tuple:
+        return state + (int(k),)
+
+    def accepts(self, state: tuple) -> bool:
+        return bool(self.rule(state)[1])
+
+
+def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | None = None,
+                       blank: int = 0, grammar=None, min_prob: float = 0.0) -> list:
+    """The ``top_k`` most probable labellings found by prefix beam search.
+
+    Each frame, every prefix ``p`` in the beam (with ``log p_b``, ``log p_nb``) spreads to:
+
+    * ``p`` itself, through a blank: ``p_b' += (p_b + p_nb) y[blank]``;
+    * ``p`` itself, repeating its last character ``c``: ``p_nb' += p_nb y[c]``;
+    * ``p + c`` for its last character ``c``, only after a blank: ``p_nb' += p_b y[c]``;
+    * ``p + k`` for any other character: ``p_nb' += (p_b + p_nb) y[k]``,
+
+    where ``+=`` adds probability (log-sum-exp) into whatever is already there — two beam
+    entries reaching the same prefix merge. The ``beam_width`` prefixes of highest
+    ``p_b + p_nb`` survive to the next frame.
+
+    Parameters
+    ----------
+    log_probs : (T, K) float
+    beam_width : int
+        Prefixes kept per frame. When it is at least the number of prefixes with non-zero
+        probability, nothing is pruned and the scores are exact.
+    top_k : int, optional
+        How many hypotheses to return (default: all the final beam).
+    blank : int
+    grammar : Automaton, CallableGrammar or alike, optional
+        Constrain the search: prefixes grow only by allowed classes and only accepted
+        labellings are returned (possibly none, when no accepted labelling survived the beam).
+    min_prob : float
+        Skip extending by classes whose probability at a frame is below this (a speed-up that
+        makes the search approximate; 0 considers every class).
+
+    Returns
+    -------
+    list of Hypothesis
+        Best first.
+    """
+    log_probs = _check_log_probs("prefix_beam_search", log_probs, blank)
+    if beam_width < 1:
+        raise ValueError(f"prefix_beam_search: beam_width must be at least 1, got {beam_width}")
+    log_probs64 = log_probs.astype(np.float64)
+    T, K = log_probs64.shape
+    if grammar is not None and np.shape(grammar.allowed(grammar.start)) != (K,):
+        raise ValueError(f"prefix_beam_search: the grammar is over "
+                         f"{np.shape(grammar.allowed(grammar.start))[0]} classes but log_probs "
+                         f"has K={K}")
+    with np.errstate(divide="ignore"):
+        extendable = log_probs64 >= np.log(min_prob)  # (T, K)
+    extendable[:, blank] = False
+
+    prefixes: list[tuple] = [()]
+    log_b = np.array([0.0])  # log p_b of each prefix: paths so far ending in a blank
+    log_nb = np.array([-np.inf])  # log p_nb: ending in the prefix's last character
+    states = [grammar.start] if grammar is not None else [None]
+    for t in range(T):
+        y = log_probs64[t]
+        B = len(prefixes)
+        last = np.array([p[-1] if p else -1 for p in prefixes])  # (B,), -1 for the empty prefix
+        has_last = last >= 0
+        total = np.logaddexp(log_b, log_nb)  # (B,)
+        stay_b = total + y[blank]
+        stay_nb = np.where(has_last, log_nb + y[np.maximum(last, 0)], -np.inf)
+        grow = total[:, None] + y[None, :]  # (B, K): log p of p + k
+        # Repeating the last character only extends the prefix after a blank.
+        grow[has_last, last[has_last]] = log_b[has_last] + y[last[has_last]]
+        grow[:, ~extendable[t]] = -np.inf
+        if grammar is not None:
+            grow[~np.array([grammar.allowed(s) for s in states])] = -np.inf
+        # p + k may already be in the beam: merge it there rather than keeping it twice.
+        index = {p: b for b, p in enumerate(prefixes)}
+        for b, p in enumerate(prefixes):
+            parent = index.get(p[:-1]) if p else None
+            if parent is not None:
+                stay_nb[b] = np.logaddexp(stay_nb[b], grow[parent, p[-1]])
+                grow[parent, p[-1]] = -np.inf
+
+        scores = np.concatenate([np.logaddexp(stay_b, stay_nb), grow.ravel()])
+        order = np.argsort(-scores, kind="stable")[:beam_width]
+        order = order[scores[order] > -np.inf]
+        new_prefixes, new_b, new_nb, new_states = [], [], [], []
+        for i in order.tolist():
+            if i < B:
+                new_prefixes.append(prefixes[i])
+                new_b.append(stay_b[i])
+                new_nb.append(stay_nb[i])
+                new_states.append(states[i])
+            else:
+                b, k = divmod(i - B, K)
+                new_prefixes.append(prefixes[b] + (k,))
+                new_b.append(-np.inf)
+                new_nb.append(grow[b, k])
+                new_states.append(grammar.step(states[b], k) if grammar is not None else None)
+        if not new_prefixes:
+            return []
+        prefixes, log_b, log_nb, states = new_prefixes, np.array(new_b), np.array(new_nb), \
+            new_states
+
+    totals = np.logaddexp(log_b, log_nb)
+    ranked = [(float(totals[i]), prefixes[i]) for i in np.argsort(-totals, kind="stable")
+              if grammar is None or grammar.accepts(states[i])]
+    return [Hypothesis(p, score, label_confidences(log_probs, p, blank))
+            for score, p in ranked[:top_k]]
+
+
+def constrained_beam_search(log_probs: np.ndarray, grammar, beam_width: int = 16,
+                            top_k: int | None = None, blank: int = 0,
+                            min_prob: float = 0.0) -> list:
+    """Prefix beam search that only reads strings ``grammar`` accepts.
+
+    A shorthand for ``prefix_beam_search(log_probs, beam_width, top_k, blank, grammar,
+    min_prob)``; see there. Returns complete, accepted labellings only, best first — an empty
+    list when none survived the beam (widen it).
+    """
+    if grammar is None:
+        raise ValueError("constrained_beam_search: a grammar is required")
+    return prefix_beam_search(log_probs, beam_width, top_k, blank, grammar, min_prob)
