@@ -1,0 +1,185 @@
+"""``minilpr synth``: write a synthetic data set to disk, with a manifest that says how it was made.
+
+::
+
+    minilpr synth plates --n 10000 --out data/plates --seed 0            # 32×220 grayscale crops
+    minilpr synth plates --n 500 --out data/plates-rgb --seed 1 --size 48 160 --color
+    minilpr synth scenes --n 2000 --out data/scenes --seed 0             # 416×416 scenes
+    minilpr synth scenes --n 100 --out data/wide --seed 2 --size 480 640 --max-plates 4
+
+``plates`` writes a crop folder (``京A12345.png``, ``京A12345_2.png`` for a repeated number) that
+``datasets.CropFolder`` reads back. ``scenes`` writes ``images/000000.jpg`` and YOLO label files
+``labels/000000.txt`` (class 0 = plate, with the four corners appended) that
+``datasets.YoloFolder`` reads back. Both write ``manifest.json``: the minilpr version, the
+command line, the seed, the generator's parameters, and one record per file with its text,
+plate kind, box and corners.
+
+Sample ``i`` of a scene set is drawn from ``numpy.random.default_rng([seed, i])``, so any one
+scene can be redrawn alone; a plate set comes from one ``PlateGenerator(seed)`` in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import minilpr
+from minilpr.data import datasets
+from minilpr.data.scenes import SceneConfig, render_scene
+
+MANIFEST = "manifest.json"
+
+
+class _ArgumentError(Exception):
+    """A bad command line: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise _ArgumentError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="minilpr synth",
+                     description="Write a synthetic data set with a manifest.json.")
+    sub = parser.add_subparsers(dest="what", metavar="{plates,scenes}")
+    sub.required = True
+    plates = sub.add_parser("plates", help="plate crops for the recogniser (a crop folder)")
+    scenes = sub.add_parser("scenes", help="car scenes for the locator (images + YOLO labels)")
+    for command, size in ((plates, (32, 220)), (scenes, (416, 416))):
+        command.add_argument("--n", type=int, required=True, help="how many files to write")
+        command.add_argument("--out", type=Path, required=True, help="the output folder")
+        command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        command.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=size,
+                             help=f"image height and width in pixels (default {size[0]} {size[1]})")
+        command.add_argument("--force", action="store_true",
+                             help="write into a non-empty folder (files of the same name are "
+                                  "replaced, nothing else is deleted)")
+        command.add_argument("--quiet", action="store_true", help="no progress bar")
+    plates.add_argument("--color", action="store_true", help="RGB crops instead of grayscale")
+    plates.add_argument("--clean", action="store_true",
+                        help="no augmentation: frontal, tight, clean plates")
+    scenes.add_argument("--max-plates", type=int, default=3,
+                        help="at most this many plates (cars) per scene (default 3)")
+    scenes.add_argument("--jpeg-quality", type=int, default=92,
+                        help="JPEG quality of the scene images (default 92)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``minilpr synth``; returns the exit status (0 done, 2 bad arguments or folder)."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _check(args)
+    except _ArgumentError as error:
+        print(f"minilpr synth: error: {error}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    write = write_plates if args.what == "plates" else write_scenes
+    manifest = write(args)
+    manifest["command"] = ["minilpr", "synth", *argv]
+    (args.out / MANIFEST).write_text(format_manifest(manifest), encoding="utf-8")
+    print(f"wrote {args.n} {args.what} and {MANIFEST} to {args.out}")
+    return 0
+
+
+def format_manifest(manifest: dict) -> str:
+    """JSON text of ``manifest``: the header indented, then one line per file record, so that
+    a manifest of 100,000 files stays readable and diffable (plain ``json.load`` reads it)."""
+    files = manifest.get("files", [])
+    header = {k: v for k, v in manifest.items() if k != "files"}
+    head = json.dumps(header, ensure_ascii=False, indent=1)
+    lines = [json.dumps(record, ensure_ascii=False) for record in files]
+    body = ",\n  ".join(lines)
+    return head[:-2] + ',\n "files": [\n  ' + body + "\n ]\n}\n"
+
+
+def _check(args) -> None:
+    """Refuse what cannot work, in one line each, before anything is written."""
+    if args.n < 1:
+        raise _ArgumentError(f"--n must be at least 1, got {args.n}")
+    height, width = args.size
+    smallest = (8, 8) if args.what == "plates" else (64, 64)
+    if height < smallest[0] or width < smallest[1]:
+        raise _ArgumentError(f"--size {height} {width} is too small for {args.what}; "
+                             f"at least {smallest[0]} {smallest[1]}")
+    if args.what == "scenes":
+        if args.max_plates < 1:
+            raise _ArgumentError(f"--max-plates must be at least 1, got {args.max_plates}")
+        if not 1 <= args.jpeg_quality <= 100:
+            raise _ArgumentError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise _ArgumentError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise _ArgumentError(f"--out {out} is not empty; choose another folder or add --force")
+
+
+def _header(args, generator: dict) -> dict:
+    return {"minilpr_version": minilpr.__version__, "kind": args.what, "n": args.n,
+            "seed": args.seed, "size": list(args.size), "generator": generator}
+
+
+def _progress(args, what: str):
+    return tqdm(range(args.n), desc=f"synth {what}", unit=what[:-1], disable=args.quiet,
+                file=sys.stderr)
+
+
+def write_plates(args) -> dict:
+    """Write ``args.n`` plate crops into ``args.out`` as a crop folder; return the manifest."""
+    from minilpr.data import augment as aug
+    from minilpr.data.synth import PlateGenerator
+
+    config = None if args.clean else aug.AugmentConfig()
+    generator = PlateGenerator(seed=args.seed, size=tuple(args.size), color=args.color,
+                               augment=config)
+    header = _header(args, {"name": "PlateGenerator", "color": args.color,
+                            "augment": None if config is None else asdict(config)})
+    taken: set[str] = set()
+    records = []
+    for _ in _progress(args, "plates"):
+        sample = generator.sample()
+        name = datasets.crop_file_name(sample.text, taken, ".png")
+        datasets.imwrite(args.out / name, sample.image)
+        records.append({"file": name, "text": sample.text, "kind": sample.kind,
+                        "plate_type": sample.plate_type,
+                        "tilt_deg": round(float(sample.tilt_deg), 3),
+                        "yaw_deg": round(float(sample.yaw_deg), 3),
+                        "pitch_deg": round(float(sample.pitch_deg), 3),
+                        "corners": np.round(sample.corners.astype(np.float64), 2).tolist()})
+    return {**header, "files": records}
+
+
+def write_scenes(args) -> dict:
+    """Write ``args.n`` scenes as ``images/*.jpg`` + ``labels/*.txt``; return the manifest."""
+    height, width = args.size
+    config = SceneConfig(height=height, width=width, max_plates=args.max_plates)
+    header = _header(args, {"name": "render_scene", **config.to_dict(),
+                            "jpeg_quality": args.jpeg_quality,
+                            "sample_rng": "numpy.random.default_rng([seed, index])"})
+    images, labels = args.out / "images", args.out / "labels"
+    images.mkdir(exist_ok=True)
+    labels.mkdir(exist_ok=True)
+    digits = max(6, len(str(args.n - 1)))
+    scale = np.array([width, height], np.float64)
+    records = []
+    for index in _progress(args, "scenes"):
+        scene = render_scene(np.random.default_rng([args.seed, index]), config)
+        stem = f"{index:0{digits}d}"
+        datasets.imwrite(images / f"{stem}.jpg", scene.image, jpeg_quality=args.jpeg_quality)
+        yolo = datasets.YoloLabels(
+            classes=np.zeros(len(scene.plates), np.int64),
+            boxes=datasets.xyxy_to_yolo(scene.boxes, (height, width)),
+            corners=np.clip(scene.corners / scale, 0, 1))
+        datasets.write_yolo_labels(labels / f"{stem}.txt", yolo)
+        records.append({"file": f"images/{stem}.jpg", "labels": f"labels/{stem}.txt",
+                        "index": index, "plates": [p.to_dict() for p in scene.plates]})
+    return {**header, "files": records}

@@ -1,0 +1,124 @@
+"""Synthetic scenes: exact ground truth around the pasted plates, determinism, configuration."""
+
+import numpy as np
+import pytest
+
+from minilpr.data import charset
+from minilpr.data.scenes import SceneConfig, draw_distractor, render_scene
+
+SMALL = SceneConfig(height=160, width=224)
+CONFIGS = [SMALL, SceneConfig(height=120, width=160, max_plates=4, min_plate_width=12),
+           SceneConfig(height=96, width=96, max_plates=1)]
+
+
+def _inside_quad(corners: np.ndarray, x: np.ndarray, y: np.ndarray, slack: float) -> np.ndarray:
+    """Points (x, y) inside the clockwise quadrilateral ``corners`` (``slack`` pixels outside
+    allowed)."""
+    ok = np.ones(x.shape, bool)
+    for k in range(4):
+        (ax, ay), (bx, by) = corners[k], corners[(k + 1) % 4]
+        cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax)
+        ok &= cross >= -slack * np.hypot(bx - ax, by - ay)
+    return ok
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("seed", range(6))
+def test_ground_truth_encloses_the_rendered_plate(config, seed):
+    scene = render_scene(np.random.default_rng(seed), config)
+    height, width = config.height, config.width
+    assert scene.image.shape == (height, width, 3) and scene.image.dtype == np.uint8
+    assert scene.mask.shape == (height, width)
+    assert 1 <= len(scene.plates) <= config.max_plates
+    for m, plate in enumerate(scene.plates):
+        assert charset.is_valid_plate(plate.text) and plate.kind in charset.KINDS
+        corners, (x1, y1, x2, y2) = plate.corners, plate.box
+        assert corners.shape == (4, 2)
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+        assert (corners >= 0).all() and (corners[:, 0] <= width).all() \
+            and (corners[:, 1] <= height).all()
+        np.testing.assert_allclose([x1, y1, x2, y2], [*corners.min(axis=0), *corners.max(axis=0)])
+        # clockwise from the top left: the top edge is above the bottom edge, left is left
+        assert corners[[0, 1], 1].mean() < corners[[2, 3], 1].mean()
+        assert corners[[0, 3], 0].mean() < corners[[1, 2], 0].mean()
+        assert x2 - x1 >= min(config.min_plate_width, width // 4) - 1
+
+        rows, cols = np.nonzero(scene.mask == m + 1)
+        assert rows.size > 20, f"plate {m} has only {rows.size} visible pixels"
+        cx, cy = cols + 0.5, rows + 0.5  # pixel centres
+        assert ((cx >= x1) & (cx <= x2) & (cy >= y1) & (cy <= y2)).all()
+        assert _inside_quad(corners, cx, cy, slack=0.02).all()
+        # and the box is tight: the plate's pixels reach each of its sides
+        assert cx.min() - x1 < 1.5 and x2 - cx.max() < 1.5
+        assert cy.min() - y1 < 1.5 and y2 - cy.max() < 1.5
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plate_pixels_show_the_plate_colour(seed):
+    scene = render_scene(np.random.default_rng(seed), SMALL)
+    image = scene.image.astype(np.float64)
+    for m, plate in enumerate(scene.plates):
+        r, g, b = image[scene.mask == m + 1].mean(axis=0)
+        if plate.kind == "blue":
+            assert b > r + 25, (plate.text, r, g, b)
+        elif plate.kind == "yellow":
+            assert r > b + 40 and g > b + 20, (plate.text, r, g, b)
+
+
+def test_plates_do_not_overlap():
+    for seed in range(10):
+        scene = render_scene(np.random.default_rng(seed), CONFIGS[1])
+        boxes = scene.boxes
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
+def test_same_seed_same_bytes():
+    first = render_scene(np.random.default_rng(123), SMALL)
+    second = render_scene(np.random.default_rng(123), SMALL)
+    assert first.image.tobytes() == second.image.tobytes()
+    assert first.mask.tobytes() == second.mask.tobytes()
+    assert first.texts == second.texts
+    assert first.corners.tobytes() == second.corners.tobytes()
+    other = render_scene(np.random.default_rng(124), SMALL)
+    assert other.image.tobytes() != first.image.tobytes()
+
+
+def test_default_size_and_several_plates():
+    scene = render_scene(np.random.default_rng(5))
+    assert scene.image.shape == (416, 416, 3)
+    counts = {len(render_scene(np.random.default_rng(s)).plates) for s in range(12)}
+    assert counts == {1, 2, 3}
+    assert scene.boxes.shape == (len(scene.plates), 4)
+    assert scene.corners.shape == (len(scene.plates), 4, 2)
+
+
+def test_kind_weights_choose_the_plates():
+    config = SceneConfig(height=128, width=160, kind_weights={"green": 1.0})
+    for seed in range(3):
+        for plate in render_scene(np.random.default_rng(seed), config).plates:
+            assert plate.kind == "green" and len(plate.text) == 8
+
+
+def test_distractors_respect_keep_out():
+    rng = np.random.default_rng(0)
+    image = np.zeros((100, 120, 3), np.uint8)
+    for _ in range(20):
+        draw_distractor(image, rng, keep_out=[np.array([-50.0, -50, 200, 200])])
+    assert not image.any()
+    for _ in range(20):
+        draw_distractor(image, rng)
+    assert image.any()
+
+
+@pytest.mark.parametrize("kwargs, problem", [
+    ({"height": 32}, "at least 64"),
+    ({"max_plates": 0}, "max_plates"),
+    ({"kind_weights": {"purple": 1.0}}, "kind_weights"),
+    ({"car_width": (0.0, 1.0)}, "car_width"),
+])
+def test_config_rejects_bad_values(kwargs, problem):
+    with pytest.raises(ValueError, match=problem):
+        SceneConfig(**kwargs)
