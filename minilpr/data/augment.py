@@ -1,0 +1,345 @@
+"""Augmentations that turn a clean rendered plate into a crop that looks photographed.
+
+Everything draws from one ``numpy.random.Generator`` passed in, so a seed fixes the output byte
+for byte. Each effect has a probability (0 switches it off) and a documented range in
+``AugmentConfig``; ``AugmentConfig.none()`` is the clean crop and ``AugmentConfig.only(name)``
+switches on a single effect at probability 1 (for looking at one effect at a time).
+
+The order follows the light from the plate to the file:
+
+1. on the plate: dirt, partial occlusion (they tilt with it);
+2. geometry: a 3-D pose (in-plane tilt, yaw, pitch) seen by a pinhole camera, then the
+   axis-aligned box a detector would cut around the plate, with jittered margins, resized to the
+   output size (``sample_geometry``);
+3. light: brightness / contrast / gamma, low light, shadow;
+4. optics and sensor: lost resolution, motion blur, Gaussian blur, noise;
+5. the file: JPEG compression.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+import cv2
+import numpy as np
+
+EFFECTS = ("dirt", "occlusion", "tilt", "perspective", "crop", "shadow", "light", "low_light",
+           "downscale", "motion_blur", "gaussian_blur", "noise", "jpeg")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Probabilities and ranges of every effect. Angles in degrees, sizes at the output scale.
+
+    A pose angle is drawn from a normal distribution of the given standard deviation and clipped
+    to ± its maximum, so near-frontal plates are common (as in traffic photos) and the extremes
+    still occur. Set a probability to 0 to switch that effect off.
+    """
+
+    p_tilt: float = 0.8
+    tilt_std_deg: float = 6.0        # in-plane rotation ("tilt"), N(0, std) clipped
+    max_tilt_deg: float = 30.0
+    p_perspective: float = 0.7
+    yaw_std_deg: float = 12.0        # turn about the plate's vertical axis
+    max_yaw_deg: float = 30.0
+    pitch_std_deg: float = 8.0       # turn about its horizontal axis
+    max_pitch_deg: float = 30.0
+    camera_distance: float = 3.0     # pinhole camera distance, in plate widths
+    p_crop: float = 1.0
+    margin_x: tuple[float, float] = (-0.02, 0.08)   # per side, fraction of the box width
+    margin_y: tuple[float, float] = (-0.04, 0.15)   # per side, fraction of the box height
+    p_dirt: float = 0.25
+    dirt_spots: tuple[int, int] = (1, 6)
+    dirt_opacity: tuple[float, float] = (0.15, 0.55)
+    p_occlusion: float = 0.1
+    occlusion_max: float = 0.08      # fraction of the plate width (side) or height (top/bottom)
+    p_shadow: float = 0.25
+    shadow_strength: tuple[float, float] = (0.25, 0.65)   # darkening of the shaded part
+    p_light: float = 0.9
+    brightness: tuple[float, float] = (-40.0, 40.0)       # added, on 0..255
+    contrast: tuple[float, float] = (0.6, 1.2)            # multiplied around mid-grey
+    gamma: tuple[float, float] = (0.7, 1.5)
+    p_low_light: float = 0.08
+    low_light_gain: tuple[float, float] = (0.15, 0.45)    # image scaled by this, noise doubled
+    p_downscale: float = 0.5
+    downscale: tuple[float, float] = (1.2, 3.0)           # shrink factor before growing back
+    p_motion_blur: float = 0.15
+    motion_length: tuple[int, int] = (3, 7)               # pixels
+    p_gaussian_blur: float = 0.4
+    blur_sigma: tuple[float, float] = (0.3, 1.0)          # pixels
+    p_noise: float = 0.7
+    noise_sigma: tuple[float, float] = (2.0, 10.0)        # on 0..255
+    p_jpeg: float = 0.5
+    jpeg_quality: tuple[int, int] = (25, 95)
+
+    @classmethod
+    def none(cls) -> "AugmentConfig":
+        """Every effect off: the plate frontal, tightly cropped, clean."""
+        off = {f.name: 0.0 for f in fields(cls) if f.name.startswith("p_")}
+        return cls(**off, margin_x=(0.0, 0.0), margin_y=(0.0, 0.0))
+
+    @classmethod
+    def only(cls, effect: str) -> "AugmentConfig":
+        """Just ``effect`` (one of ``EFFECTS``), at probability 1, over its full range."""
+        if effect not in EFFECTS:
+            raise ValueError(f"AugmentConfig.only: unknown effect {effect!r}; one of {EFFECTS}")
+        clean = cls.none()
+        if effect == "crop":
+            return replace(clean, p_crop=1.0, margin_x=cls.margin_x, margin_y=cls.margin_y)
+        return replace(clean, **{f"p_{effect}": 1.0})
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the plate went: its pose and the map from plate millimetres to output pixels.
+
+    ``homography`` maps homogeneous plate coordinates in mm (x right, y down from the plate's
+    top-left corner) to output pixels; ``corners`` are the plate's four corners in output pixels,
+    top-left, top-right, bottom-right, bottom-left. ``tilt_deg > 0`` turns the plate
+    counter-clockwise on screen; ``yaw_deg > 0`` moves its right edge away from the camera;
+    ``pitch_deg > 0`` moves its bottom edge away.
+    """
+
+    tilt_deg: float
+    yaw_deg: float
+    pitch_deg: float
+    homography: np.ndarray   # (3, 3) float64
+    corners: np.ndarray      # (4, 2) float32
+
+
+def _clipped_normal(rng, std: float, limit: float) -> float:
+    return float(min(limit, max(-limit, rng.normal(0.0, std))))
+
+
+def pose_homography(width_mm: float, height_mm: float, tilt_deg: float, yaw_deg: float,
+                    pitch_deg: float, camera_distance: float = 3.0) -> np.ndarray:
+    """The (3, 3) homography from plate mm to the image plane of a pinhole camera.
+
+    The plate's centre sits on the optical axis at ``camera_distance`` plate widths; the focal
+    length equals that distance, so a frontal plate keeps its size in mm. The plate is turned by
+    yaw (about its vertical axis), then pitch (horizontal axis), then tilt (about the optical
+    axis).
+    """
+    yaw, pitch, tilt = math.radians(yaw_deg), math.radians(pitch_deg), math.radians(-tilt_deg)
+    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
+    ct, st = math.cos(tilt), math.sin(tilt)
+    r_yaw = np.array([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]])
+    r_pitch = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    r_tilt = np.array([[ct, -st, 0], [st, ct, 0], [0, 0, 1]])
+    rotation = r_tilt @ r_pitch @ r_yaw
+    distance = camera_distance * width_mm
+    center = np.array([width_mm / 2, height_mm / 2, 0.0])
+    # columns: image of the plate's x axis, of its y axis, and of its origin (the top-left corner)
+    extrinsic = np.column_stack([rotation[:, 0], rotation[:, 1],
+                                 -rotation @ center + [0, 0, distance]])
+    intrinsic = np.diag([distance, distance, 1.0])
+    return intrinsic @ extrinsic
+
+
+def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Points (P, 2) mapped through the (3, 3) homography ``h``; returns (P, 2) float64."""
+    p = points @ h[:, :2].T + h[:, 2]  # (P, 3) homogeneous images
+    return p[:, :2] / p[:, 2:3]
+
+
+def sample_geometry(rng: np.random.Generator, cfg: AugmentConfig, width_mm: float,
+                    height_mm: float, out_size: tuple[int, int]) -> Geometry:
+    """Draw a pose and a crop box; return the map from plate mm to an ``out_size`` crop.
+
+    Parameters
+    ----------
+    out_size : (H, W)
+        The crop's size in pixels (the box is stretched to it, as a recogniser's resize does).
+    """
+    tilt = _clipped_normal(rng, cfg.tilt_std_deg, cfg.max_tilt_deg) \
+        if rng.random() < cfg.p_tilt else 0.0
+    yaw = pitch = 0.0
+    if rng.random() < cfg.p_perspective:
+        yaw = _clipped_normal(rng, cfg.yaw_std_deg, cfg.max_yaw_deg)
+        pitch = _clipped_normal(rng, cfg.pitch_std_deg, cfg.max_pitch_deg)
+    pose = pose_homography(width_mm, height_mm, tilt, yaw, pitch, cfg.camera_distance)
+    plate_corners = np.array([[0, 0], [width_mm, 0], [width_mm, height_mm], [0, height_mm]])
+    seen = apply_homography(pose, plate_corners)  # (4, 2)
+    x0, y0 = seen.min(axis=0)
+    x1, y1 = seen.max(axis=0)
+    if rng.random() < cfg.p_crop:
+        left, right = rng.uniform(*cfg.margin_x, 2) * (x1 - x0)
+        top, bottom = rng.uniform(*cfg.margin_y, 2) * (y1 - y0)
+        x0, x1, y0, y1 = x0 - left, x1 + right, y0 - top, y1 + bottom
+    out_h, out_w = out_size
+    to_crop = np.array([[out_w / (x1 - x0), 0, -x0 * out_w / (x1 - x0)],
+                        [0, out_h / (y1 - y0), -y0 * out_h / (y1 - y0)],
+                        [0, 0, 1]])
+    homography = to_crop @ pose
+    corners = apply_homography(homography, plate_corners).astype(np.float32)
+    return Geometry(tilt, yaw, pitch, homography, corners)
+
+
+def add_dirt(plate: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> None:
+    """Mud and grime, in place: a few soft brownish or dark ellipses on the plate."""
+    h, w = plate.shape[:2]
+    overlay = plate.copy()
+    for _ in range(rng.integers(cfg.dirt_spots[0], cfg.dirt_spots[1] + 1)):
+        center = (int(rng.integers(w)), int(rng.integers(h)))
+        axes = (int(rng.uniform(0.02, 0.12) * w), int(rng.uniform(0.05, 0.3) * h))
+        shade = rng.uniform(40, 120)
+        color = (shade, shade * rng.uniform(0.75, 0.95), shade * rng.uniform(0.5, 0.8))
+        cv2.ellipse(overlay, center, axes, float(rng.uniform(0, 180)), 0, 360, color, -1,
+                    cv2.LINE_AA)
+    alpha = rng.uniform(*cfg.dirt_opacity)
+    cv2.addWeighted(overlay, alpha, plate, 1 - alpha, 0, dst=plate)
+
+
+def add_occlusion(plate: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> None:
+    """Something in front of the plate, in place: a bar over one edge (frame, tow hook, bumper).
+
+    At most ``occlusion_max`` of the width (left/right) or height (top/bottom) is covered, so
+    the characters stay readable and the label stays true.
+    """
+    h, w = plate.shape[:2]
+    side = int(rng.integers(4))
+    color = tuple(float(c) for c in rng.uniform(10, 90, 3))
+    extent = rng.uniform(0.3, 1.0) * cfg.occlusion_max
+    if side == 0:
+        cv2.rectangle(plate, (0, 0), (int(extent * w), h), color, -1)
+    elif side == 1:
+        cv2.rectangle(plate, (w - 1 - int(extent * w), 0), (w, h), color, -1)
+    elif side == 2:
+        cv2.rectangle(plate, (0, 0), (w, int(extent * h * 2)), color, -1)
+    else:
+        cv2.rectangle(plate, (0, h - 1 - int(extent * h * 2)), (w, h), color, -1)
+
+
+def add_shadow(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Darken everything on one side of a random straight edge, softened over a few pixels."""
+    h, w = img.shape[:2]
+    angle = rng.uniform(0, 2 * np.pi)
+    nx, ny = np.cos(angle), np.sin(angle)
+    offset = rng.uniform(-0.35, 0.35) * (abs(nx) * w + abs(ny) * h)
+    x = np.arange(w, dtype=np.float32) - w / 2
+    y = np.arange(h, dtype=np.float32)[:, None] - h / 2
+    side = np.clip((x * nx + y * ny - offset) / 2.0 + 0.5, 0, 1)  # (H, W) 0 lit .. 1 shaded
+    gain = 1 - rng.uniform(*cfg.shadow_strength) * side
+    return img * (gain[..., None] if img.ndim == 3 else gain)
+
+
+def light_table(rng: np.random.Generator, cfg: AugmentConfig, light: bool,
+                gain: float = 1.0) -> np.ndarray:
+    """A 256-entry lookup table: contrast, brightness and gamma (when ``light``), then ``gain``.
+
+    One table lookup per pixel (``cv2.LUT``) instead of three passes of floating-point maths.
+
+    Returns
+    -------
+    table : (256,) uint8
+    """
+    values = np.arange(256, dtype=np.float64)
+    if light:
+        values = (values - 128.0) * rng.uniform(*cfg.contrast) + 128.0 \
+            + rng.uniform(*cfg.brightness)
+        values = 255.0 * (np.clip(values, 0, 255) / 255.0) ** rng.uniform(*cfg.gamma)
+    return np.clip(values * gain + 0.5, 0, 255).astype(np.uint8)
+
+
+def downscale(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Lose resolution: shrink by a random factor and grow back (a far-away plate)."""
+    h, w = img.shape[:2]
+    f = rng.uniform(*cfg.downscale)
+    small = cv2.resize(img, (max(2, round(w / f)), max(2, round(h / f))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def motion_blur(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Smear along a random direction over a random length (a moving car, a slow shutter)."""
+    length = int(rng.integers(cfg.motion_length[0], cfg.motion_length[1] + 1))
+    kernel = np.zeros((length, length), np.float32)
+    c = (length - 1) / 2
+    angle = rng.uniform(0, np.pi)
+    dx, dy = np.cos(angle) * c, np.sin(angle) * c
+    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1)
+    return cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+
+
+def gaussian_blur(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Out of focus: a Gaussian of random sigma."""
+    return cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma))
+
+
+def jpeg(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Round trip through JPEG at a random quality (blocks and ringing).
+
+    ``img`` is (H, W) uint8 gray or (H, W, 3) uint8 RGB; the result has the same shape.
+    """
+    quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+    color = img.ndim == 3
+    # OpenCV's codec expects BGR; the chroma planes are only right in that order
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if color else img,
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("jpeg: OpenCV failed to encode the image")
+    out = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB) if color else out
+
+
+class NoiseBank:
+    """A block of standard-normal noise drawn once; each image takes a random window of it.
+
+    Drawing fresh Gaussian noise for every crop costs as much as the rest of the pipeline; a
+    window at a random offset of a larger block is as good for augmentation and far cheaper.
+    """
+
+    def __init__(self, rng: np.random.Generator, shape: tuple[int, int] = (256, 1024)):
+        self.block = rng.standard_normal(shape).astype(np.float32)
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Noise of ``shape`` (H, W) or (H, W, C), unit standard deviation."""
+        h, w = shape[:2]
+        bh, bw = self.block.shape
+        if h > bh or w > bw:
+            raise ValueError(f"NoiseBank: {shape} is larger than the bank {self.block.shape}")
+        channels = shape[2] if len(shape) == 3 else 1
+        planes = []
+        for _ in range(channels):
+            y, x = int(rng.integers(bh - h + 1)), int(rng.integers(bw - w + 1))
+            planes.append(self.block[y:y + h, x:x + w])
+        return planes[0] if len(shape) == 2 else np.stack(planes, axis=-1)
+
+
+def photometric(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
+                noise: NoiseBank) -> np.ndarray:
+    """Light, optics, sensor and file effects on a crop, in that order.
+
+    Parameters
+    ----------
+    img : (H, W) or (H, W, 3) uint8
+        Gray or RGB crop.
+    noise : NoiseBank
+        Where the Gaussian noise comes from.
+
+    Returns
+    -------
+    out : (H, W) or (H, W, 3) uint8, the shape of ``img``
+    """
+    light = rng.random() < cfg.p_light
+    low_light = rng.random() < cfg.p_low_light
+    if light or low_light:
+        gain = rng.uniform(*cfg.low_light_gain) if low_light else 1.0
+        img = cv2.LUT(img, light_table(rng, cfg, light, gain))
+    out = img.astype(np.float32)
+    if rng.random() < cfg.p_shadow:
+        out = add_shadow(out, rng, cfg)
+    if rng.random() < cfg.p_downscale:
+        out = downscale(out, rng, cfg)
+    if rng.random() < cfg.p_motion_blur:
+        out = motion_blur(out, rng, cfg)
+    if rng.random() < cfg.p_gaussian_blur:
+        out = gaussian_blur(out, rng, cfg)
+    if rng.random() < cfg.p_noise or low_light:
+        sigma = rng.uniform(*cfg.noise_sigma) * (2.0 if low_light else 1.0)  # high gain, more noise
+        out = out + noise.sample(rng, out.shape) * sigma
+    out = np.clip(out + 0.5, 0, 255, out=out).astype(np.uint8)
+    if rng.random() < cfg.p_jpeg:
+        out = jpeg(out, rng, cfg)
+    return out

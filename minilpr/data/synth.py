@@ -1,0 +1,583 @@
+"""Synthetic Chinese licence plates: drawn at their real proportions, then augmented into crops.
+
+Two layers:
+
+- ``render_plate(text, kind)`` draws one clean plate, flat and frontal, at ``px_per_mm`` pixels
+  per millimetre (1.0 gives 440×140 for a blue plate), and returns the character boxes. The scene
+  generator pastes these into car images with known corners.
+- ``PlateGenerator`` draws a random number, renders it, puts it in a random pose (in-plane tilt,
+  yaw, pitch), crops the axis-aligned box around it the way a detector would, and degrades the
+  crop (``minilpr.data.augment``) into the recogniser's input: grayscale 32×220 by default.
+
+Geometry of the plates (millimetres; GA 36-2007 and GA 36-2018)::
+
+    blue / yellow / white / black   440 × 140, 7 characters of 45 × 90, 12 apart,
+                                     34 between the 2nd and the 3rd with a dot of Ø10 in the gap
+    green (new energy)               480 × 140, 8 characters of 43 × 90, 9 apart,
+                                     49 between the 2nd and the 3rd
+    two-row (render_plate rows=2)    440 × 220, province and letter 80 × 60 above,
+                                     the five serial characters 65 × 110 below
+
+Speed comes from caching: every glyph is rasterised once from the font (Pillow/FreeType) at a
+large size, and each (character, slot size) mask is resized once; a plate is then a few
+alpha blends of cached masks onto a cached background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from minilpr.data import augment as aug
+from minilpr.data.charset import KINDS, PROVINCES, SPECIALS, plate_type, random_plate, \
+    validate_plate
+from minilpr.data.fonts import cjk_font_path
+
+
+@dataclass(frozen=True)
+class PlateLayout:
+    """Where things sit on a plate, in millimetres from its top-left corner.
+
+    ``boxes`` are the character slots ``x0, y0, x1, y1``; ``dot`` is the separator between the
+    issuing-office part and the serial (centre x, centre y, diameter); ``rivets`` the centres of
+    the two screw heads. Build one with ``single_row`` or ``double_row``.
+    """
+
+    width: float
+    height: float
+    boxes: tuple[tuple[float, float, float, float], ...]
+    dot: tuple[float, float, float]
+    rivets: tuple[tuple[float, float], ...]
+    border_inset: float = 3.0
+    border_width: float = 2.0
+    corner_radius: float = 9.0
+
+    @property
+    def n_chars(self) -> int:
+        return len(self.boxes)
+
+    def char_boxes(self) -> np.ndarray:
+        """(n_chars, 4) float64 boxes ``x0, y0, x1, y1`` of the character slots, in mm."""
+        return np.array(self.boxes, np.float64)
+
+
+def single_row(width: float, n_chars: int, char_width: float, gap: float,
+               separator_gap: float, dot_diameter: float, char_height: float = 90.0,
+               height: float = 140.0) -> PlateLayout:
+    """A one-row plate: two characters, a wider gap with the dot, the rest; centred."""
+    used = n_chars * char_width + (n_chars - 2) * gap + separator_gap
+    left, top = (width - used) / 2, (height - char_height) / 2
+    x0 = left + np.arange(n_chars) * (char_width + gap)
+    x0[2:] += separator_gap - gap
+    boxes = tuple((x, top, x + char_width, top + char_height) for x in x0.tolist())
+    dot_x = (boxes[1][2] + boxes[2][0]) / 2
+    rivets = ((dot_x, top / 2), ((boxes[-2][2] + boxes[-1][0]) / 2, top / 2))
+    return PlateLayout(width, height, boxes, (dot_x, height / 2, dot_diameter), rivets)
+
+
+def double_row(width: float = 440.0, height: float = 220.0) -> PlateLayout:
+    """The two-row plate of large vehicles' rear and of trailers (approximate dimensions).
+
+    Upper row: province and letter, 80 × 60 mm, 40 mm apart with the dot between them; lower
+    row: the five serial characters, 65 × 110 mm, 15 mm apart.
+    """
+    upper_w, upper_h, upper_gap, upper_top = 80.0, 60.0, 40.0, 15.0
+    lower_w, lower_h, lower_gap, lower_top = 65.0, 110.0, 15.0, 95.0
+    left = (width - 2 * upper_w - upper_gap) / 2
+    boxes = [(left, upper_top, left + upper_w, upper_top + upper_h),
+             (left + upper_w + upper_gap, upper_top, left + 2 * upper_w + upper_gap,
+              upper_top + upper_h)]
+    left = (width - 5 * lower_w - 4 * lower_gap) / 2
+    for i in range(5):
+        x = left + i * (lower_w + lower_gap)
+        boxes.append((x, lower_top, x + lower_w, lower_top + lower_h))
+    rivets = ((0.15 * width, upper_top + upper_h / 2), (0.85 * width, upper_top + upper_h / 2))
+    return PlateLayout(width, height, tuple(boxes), (width / 2, upper_top + upper_h / 2, 10.0),
+                       rivets)
+
+
+SINGLE_ROW = single_row(440, 7, char_width=45, gap=12, separator_gap=34, dot_diameter=10)
+NEW_ENERGY = single_row(480, 8, char_width=43, gap=9, separator_gap=49, dot_diameter=6)
+DOUBLE_ROW = double_row()
+
+
+def plate_layout(text: str, rows: int = 1) -> PlateLayout:
+    """The layout for ``text``: 8 characters are a new-energy plate; ``rows=2`` the two-row
+    plate (7-character numbers only)."""
+    if rows == 2:
+        if len(text) != 7:
+            raise ValueError(f"double-row plates carry 7 characters, not {text!r}")
+        return DOUBLE_ROW
+    if rows != 1:
+        raise ValueError(f"rows must be 1 or 2, got {rows!r}")
+    return NEW_ENERGY if len(text) == 8 else SINGLE_ROW
+
+
+@dataclass(frozen=True)
+class PlateStyle:
+    """Colours (RGB) of one plate kind; ``top``/``bottom`` make a vertical gradient."""
+
+    top: tuple[int, int, int]
+    bottom: tuple[int, int, int]
+    text: tuple[int, int, int]
+    border: tuple[int, int, int]
+    left_band: tuple[int, int, int] | None = None
+
+
+STYLES = {
+    "blue": PlateStyle((35, 105, 225), (25, 92, 212), (245, 245, 245), (235, 235, 235)),
+    "yellow": PlateStyle((250, 195, 30), (240, 180, 20), (15, 15, 15), (20, 20, 20)),
+    "green": PlateStyle((225, 245, 225), (60, 190, 100), (15, 15, 15), (40, 40, 40)),
+    "green_large": PlateStyle((225, 245, 225), (60, 190, 100), (15, 15, 15), (40, 40, 40),
+                              left_band=(245, 190, 25)),
+    "white": PlateStyle((245, 245, 245), (235, 235, 235), (15, 15, 15), (20, 20, 20)),
+    "black": PlateStyle((20, 20, 20), (12, 12, 12), (245, 245, 245), (235, 235, 235)),
+}
+POLICE_RED = (205, 20, 25)
+LUMA = np.array([0.299, 0.587, 0.114])   # RGB -> gray weights, as cv2.COLOR_RGB2GRAY
+
+
+def style_name(text: str, kind: str) -> str:
+    """The ``STYLES`` key for ``text`` on a plate of colour ``kind`` (large new-energy plates
+    are yellow on the left and green on the right)."""
+    if kind == "green" and plate_type(text) == "new_energy_large":
+        return "green_large"
+    return kind
+
+
+_TYPE_KIND = {"standard": "blue", "new_energy_small": "green", "new_energy_large": "green",
+              "coach": "yellow", "trailer": "yellow", "police": "white", "hong_kong": "black",
+              "macau": "black"}
+
+
+def default_kind(text: str) -> str:
+    """The colour a plate number is printed in when nobody says otherwise (blue for the
+    standard format, which yellow plates share)."""
+    return _TYPE_KIND[plate_type(text)]
+
+
+def _check_text_kind(text: str, kind: str) -> None:
+    problem = validate_plate(text)
+    if problem is not None:
+        raise ValueError(f"render_plate: {text!r} is not a valid plate number: {problem}")
+    if kind not in KINDS:
+        raise ValueError(f"render_plate: kind must be one of {KINDS}, got {kind!r}")
+    eight = len(text) == 8
+    if eight != (kind == "green"):
+        raise ValueError(f"render_plate: {text!r} has {len(text)} characters; "
+                         f"{'only green' if eight else 'green'} plates "
+                         f"{'have' if eight else 'need'} 8")
+
+
+@lru_cache(maxsize=1)
+def _font():
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(cjk_font_path()), size=256)
+
+
+@lru_cache(maxsize=None)
+def glyph_master(char: str) -> np.ndarray:
+    """The ink of ``char`` at font size 256, cropped to its bounding box and emboldened.
+
+    Returns
+    -------
+    mask : (h, w) float32 in [0, 1]
+        Coverage (1 = ink), dilated by about 3 % of the glyph height: plate characters have
+        heavier strokes than the font's regular weight.
+    """
+    from PIL import Image, ImageDraw
+
+    font = _font()
+    canvas = Image.new("L", (384, 384), 0)
+    ImageDraw.Draw(canvas).text((64, 32), char, font=font, fill=255)
+    mask = np.asarray(canvas, dtype=np.float32) / 255.0
+    rows, cols = np.nonzero(mask > 0.02)
+    if rows.size == 0:
+        raise ValueError(f"the font draws nothing for {char!r}")
+    mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    if char == "1":
+        mask = _cut_foot(mask)
+    cjk = char in PROVINCES or char in SPECIALS
+    radius = max(1, round(mask.shape[0] * (0.03 if cjk else 0.028)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    mask = cv2.dilate(np.pad(mask, radius), kernel)
+    return mask
+
+
+def _cut_foot(mask: np.ndarray) -> np.ndarray:
+    """Noto's 1 stands on a foot serif; the plate font's 1 is a bare stem with a flag.
+
+    The bottom rows that are much wider than the stem are replaced by the stem, and the result
+    is cropped to its ink again.
+    """
+    widths = (mask > 0.02).sum(axis=1)
+    stem_row = mask[int(0.7 * len(mask))]
+    foot = np.nonzero(widths[::-1] <= widths[int(0.7 * len(mask))] + 2)[0][0]  # foot rows
+    if foot:
+        mask = mask.copy()
+        mask[-foot:] = stem_row
+    cols = np.nonzero(mask.max(axis=0) > 0.02)[0]
+    return mask[:, cols.min():cols.max() + 1]
+
+
+@lru_cache(maxsize=4096)
+def glyph_mask(char: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """``char`` fitted into a ``height × width`` pixel slot, as the plate font places it.
+
+    Every plate character has the same slot (45 × 90 mm). Chinese characters fill it; letters
+    and digits fill its height, and their width is the slot's times their own width relative to
+    the font's "0", capped at the slot: wide letters are squeezed, a narrow 1 stays narrow and
+    centred.
+
+    Returns
+    -------
+    mask, inverse : (height, width) float32 in [0, 1], read-only (shared through the cache)
+        The coverage and one minus it (the two weights of a blend).
+    """
+    master = glyph_master(char)
+    h, w = master.shape
+    cjk = char in PROVINCES or char in SPECIALS
+    zero_h, zero_w = glyph_master("0").shape
+    relative = (w / h) / (zero_w / zero_h)
+    ink_width = width if cjk else max(1, min(width, round(width * relative)))
+    fitted = cv2.resize(master, (ink_width, height), interpolation=cv2.INTER_AREA)
+    out = np.zeros((height, width), np.float32)
+    x0 = (width - ink_width) // 2
+    out[:, x0:x0 + ink_width] = fitted
+    inverse = 1.0 - out
+    out.setflags(write=False)
+    inverse.setflags(write=False)
+    return out, inverse
+
+
+def _scales(px_per_mm) -> tuple[float, float]:
+    sx, sy = (px_per_mm, px_per_mm) if np.isscalar(px_per_mm) else px_per_mm
+    if sx <= 0 or sy <= 0:
+        raise ValueError(f"px_per_mm must be positive, got {px_per_mm!r}")
+    return float(sx), float(sy)
+
+
+@lru_cache(maxsize=64)
+def _background(style: str, layout: PlateLayout, sx: float, sy: float,
+                gray: bool = False) -> np.ndarray:
+    """The plate without characters and rivets: colour, gradient, border line, separator dot.
+
+    Returns (H, W, 3) uint8 RGB, or (H, W) uint8 when ``gray``; read-only;
+    H = round(height·sy), W = round(width·sx).
+    """
+    s = STYLES[style]
+    height, width = round(layout.height * sy), round(layout.width * sx)
+    y_mm = (np.arange(height) + 0.5) / sy
+    x_mm = (np.arange(width) + 0.5) / sx
+    t = (y_mm / layout.height)[:, None, None]
+    img = (1 - t) * np.array(s.top, np.float32) + t * np.array(s.bottom, np.float32)
+    img = np.broadcast_to(img, (height, width, 3)).astype(np.float32)
+    if s.left_band is not None:
+        img[:, x_mm < layout.dot[0]] = s.left_band
+
+    # signed distance (mm) to the rounded rectangle of the border line's centre
+    inset = layout.border_inset + layout.border_width / 2
+    r = layout.corner_radius
+    qx = np.abs(x_mm - layout.width / 2) - (layout.width / 2 - inset - r)
+    qy = np.abs(y_mm - layout.height / 2) - (layout.height / 2 - inset - r)
+    qx, qy = np.meshgrid(qx, qy)  # (H, W) each
+    outside = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
+    sdf = outside + np.minimum(np.maximum(qx, qy), 0) - r
+    scale = min(sx, sy)
+    line = np.clip((layout.border_width / 2 - np.abs(sdf)) * scale + 0.5, 0, 1)[..., None]
+    img += (np.array(s.border, np.float32) - img) * line
+
+    cx, cy, diameter = layout.dot
+    d = np.hypot(x_mm[None, :] - cx, y_mm[:, None] - cy)  # (H, W) distance to the dot centre
+    dot = np.clip((diameter / 2 - d) * scale + 0.5, 0, 1)[..., None]
+    img += (np.array(s.text, np.float32) - img) * dot
+    img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    if gray:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    img.setflags(write=False)
+    return img
+
+
+@lru_cache(maxsize=None)
+def _char_boxes(layout: PlateLayout) -> np.ndarray:
+    boxes = layout.char_boxes()
+    boxes.setflags(write=False)
+    return boxes
+
+
+@lru_cache(maxsize=256)
+def _slot_sizes(layout: PlateLayout, sx: float, sy: float) -> tuple[tuple[int, int], ...]:
+    """(width, height) in pixels of each character slot, rounded once so equal slots are equal."""
+    return tuple((max(1, round((x1 - x0) * sx)), max(1, round((y1 - y0) * sy)))
+                 for x0, y0, x1, y1 in layout.boxes)
+
+
+def _ink(color, rng: np.random.Generator | None, gray: bool):
+    """A text colour, varied a little when ``rng`` is given; its gray value when ``gray``."""
+    color = np.array(color, np.float64)
+    if rng is not None:
+        color = (color * rng.uniform(0.94, 1.06) + rng.uniform(-12, 12, 3)).clip(0, 255)
+    return round(float(color @ LUMA)) if gray else color.round()
+
+
+def render_plate(text: str, kind: str | None = None, rng: np.random.Generator | None = None,
+                 px_per_mm: float | tuple[float, float] = 1.0,
+                 rows: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a clean, frontal plate.
+
+    Parameters
+    ----------
+    text : str
+        A valid plate number (``charset.validate_plate``); 8 characters need ``kind="green"``.
+    kind : {"blue", "yellow", "green", "white", "black"}, optional
+        The plate colour; by default the one the number implies (``default_kind``).
+    rng : numpy.random.Generator, optional
+        When given, the plate varies a little: paint colour and fading, rivets (present or not,
+        where), sub-millimetre character offsets. None draws the canonical plate.
+    px_per_mm : float or (float, float)
+        Pixels per millimetre, or (horizontal, vertical) for an anisotropic rendering.
+    rows : {1, 2}
+        2 draws the 440 × 220 two-row plate that large vehicles carry at the rear and trailers
+        (挂) carry; 7-character numbers only.
+
+    Returns
+    -------
+    image : (H, W, 3) uint8 RGB
+        H = round(140·sy) (round(220·sy) for two rows); W = round(440·sx), or round(480·sx)
+        for a green plate.
+    boxes : (L, 4) float32
+        The character slots ``x0, y0, x1, y1`` in pixels, one per character of ``text``.
+    """
+    kind = default_kind(text) if kind is None else kind
+    _check_text_kind(text, kind)
+    layout = plate_layout(text, rows)
+    return _compose(text, kind, rng, *_scales(px_per_mm), gray=False, layout=layout)
+
+
+def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, sy: float,
+             gray: bool, layout: PlateLayout | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``render_plate`` without the argument checks, in RGB or directly in gray.
+
+    Drawing in gray when gray is wanted gives the same picture (every step is a per-pixel
+    linear blend, and gray is a linear function of RGB) at a third of the cost.
+    """
+    layout = plate_layout(text) if layout is None else layout
+    style = style_name(text, kind)
+    background = _background(style, layout, sx, sy, gray)
+    if rng is None:
+        img = background.copy()
+    else:
+        # faded or freshly painted, with a slight colour cast: a gain and an offset per channel
+        gain, offset = rng.uniform(0.85, 1.08), rng.uniform(-10, 10, 3)
+        if gray:
+            img = cv2.addWeighted(background, gain, background, 0.0, float(offset @ LUMA))
+        else:
+            table = np.arange(256.0)[:, None] * gain + offset + 0.5  # (256, 3)
+            img = cv2.LUT(background, np.clip(table, 0, 255).astype(np.uint8)[:, None])
+
+    boxes_mm = _char_boxes(layout)
+    if rng is not None:
+        shift = rng.uniform(-0.8, 0.8, (len(text), 2))  # (L, 2) x and y shift in mm
+        boxes_mm = boxes_mm + shift[:, [0, 1, 0, 1]]
+    boxes = (boxes_mm * [sx, sy, sx, sy]).astype(np.float32)
+    slots = _slot_sizes(layout, sx, sy)
+    text_ink = _ink(STYLES[style].text, rng, gray)
+    for char, (x0, y0, _, _), (slot_w, slot_h) in zip(text, boxes.tolist(), slots):
+        x, y = max(0, round(x0)), max(0, round(y0))
+        mask, inverse = glyph_mask(char, slot_w, slot_h)
+        region = img[y:y + slot_h, x:x + slot_w]
+        h, w = region.shape[:2]
+        color = _ink(POLICE_RED, rng, gray) if char == "警" else text_ink
+        ink = np.empty_like(region)
+        ink[:] = color
+        img[y:y + h, x:x + w] = cv2.blendLinear(region, ink, inverse[:h, :w], mask[:h, :w])
+
+    if rng is None or rng.random() < 0.85:
+        _draw_rivets(img, layout, STYLES[style].border, sx, sy, rng)
+    return img, boxes
+
+
+def _draw_rivets(img: np.ndarray, layout: PlateLayout, color, sx: float, sy: float,
+                 rng: np.random.Generator | None) -> None:
+    """Two screw heads, in place: a metal disc with a darker rim, at ``layout.rivets``.
+
+    On one-row plates they sit in the top margin above the separator and above the gap between
+    the last two characters, where the mounting holes are on real plates.
+    """
+    xs = np.array([x for x, _ in layout.rivets])
+    ys = np.array([y for _, y in layout.rivets])
+    if rng is not None:
+        xs = xs + rng.uniform(-6, 6, len(xs))
+        ys = ys + rng.uniform(-1.5, 1.5)
+    metal = np.array(color, np.float64) * 0.75 + 45
+    if img.ndim == 2:
+        metal = np.array([metal @ LUMA])
+    for x, y in zip(xs.tolist(), ys.tolist()):
+        center = (round(x * sx * 16), round(y * sy * 16))
+        axes = (max(1, round(5.0 * sx * 16)), max(1, round(5.0 * sy * 16)))
+        cv2.ellipse(img, center, axes, 0, 0, 360, (metal * 0.55).tolist(), -1, cv2.LINE_AA, 4)
+        inner = (max(1, axes[0] * 3 // 4), max(1, axes[1] * 3 // 4))
+        cv2.ellipse(img, center, inner, 0, 0, 360, metal.tolist(), -1, cv2.LINE_AA, 4)
+
+
+@dataclass
+class PlateSample:
+    """One generated crop and everything known about it.
+
+    ``corners`` are the plate's corners in crop pixels (top-left, top-right, bottom-right,
+    bottom-left; they may lie outside the crop when the margin cut into the plate), and
+    ``homography`` maps plate millimetres (``render_plate`` at ``px_per_mm=1``) to crop pixels.
+    """
+
+    image: np.ndarray          # (H, W) uint8 grayscale, or (H, W, 3) uint8 RGB
+    text: str
+    kind: str
+    plate_type: str
+    tilt_deg: float
+    yaw_deg: float
+    pitch_deg: float
+    corners: np.ndarray        # (4, 2) float32
+    homography: np.ndarray     # (3, 3) float64
+
+
+DEFAULT_KINDS = {"blue": 0.55, "yellow": 0.15, "green": 0.2, "white": 0.05, "black": 0.05}
+
+# paint colours of car bodies around the plate (RGB)
+_CAR_PAINTS = np.array([[235, 235, 235], [25, 25, 28], [150, 152, 155], [95, 97, 100],
+                        [160, 30, 30], [30, 50, 110], [200, 200, 205], [60, 60, 60],
+                        [120, 100, 80], [45, 70, 50]], np.float32)
+
+
+class PlateGenerator:
+    """Random plate crops for training the recogniser.
+
+    Parameters
+    ----------
+    seed : int
+        Fixes everything: the same seed gives the same crops, byte for byte.
+    size : (H, W)
+        Crop size; (32, 220) is the patent's recogniser input.
+    color : bool
+        RGB crops instead of grayscale.
+    augment : AugmentConfig, optional
+        The effects and their ranges; None gives clean, frontal, tight crops.
+    kinds : dict, optional
+        Relative frequency of each plate colour (``DEFAULT_KINDS``); a yellow plate is a
+        coach (学) or trailer (挂) plate with probability ``p_special_yellow``.
+    """
+
+    supersample = 2
+
+    def __init__(self, seed: int = 0, size: tuple[int, int] = (32, 220), color: bool = False,
+                 augment: aug.AugmentConfig | None = aug.AugmentConfig(),
+                 kinds: dict[str, float] | None = None, p_special_yellow: float = 0.3):
+        if len(size) != 2 or min(size) < 8:
+            raise ValueError(f"PlateGenerator: size must be (H, W) of at least 8, got {size}")
+        kinds = DEFAULT_KINDS if kinds is None else kinds
+        unknown = set(kinds) - set(KINDS)
+        if unknown or not kinds or min(kinds.values()) < 0 or sum(kinds.values()) <= 0:
+            raise ValueError(f"PlateGenerator: kinds must map some of {KINDS} to non-negative "
+                             f"weights with a positive sum, got {kinds}")
+        self.size = (int(size[0]), int(size[1]))
+        self.color = color
+        self.augment = aug.AugmentConfig.none() if augment is None else augment
+        self.kind_names = list(kinds)
+        weights = np.array([kinds[k] for k in self.kind_names], np.float64)
+        self.kind_cdf = np.cumsum(weights / weights.sum())
+        self.p_special_yellow = p_special_yellow
+        seeds = np.random.SeedSequence(seed).spawn(2)
+        self.rng = np.random.default_rng(seeds[0])
+        setup = np.random.default_rng(seeds[1])
+        h, w = self.size
+        self.canvas_size = (h * self.supersample, w * self.supersample)
+        # pixels per mm that put a frontal plate at about the canvas scale
+        self.render_scale = (max(0.25, self.canvas_size[1] / 440),
+                             max(0.25, self.canvas_size[0] / 140))
+        # render pixels -> plate mm, and supersampled canvas -> crop pixels
+        self._from_pixels = np.diag([1 / self.render_scale[0], 1 / self.render_scale[1], 1.0])
+        self._down = np.diag([1 / self.supersample, 1 / self.supersample, 1.0])
+        self.noise = aug.NoiseBank(setup, (max(256, 2 * h), max(1024, 2 * w)))
+        self.backgrounds = [self._make_background(setup) for _ in range(12)]
+
+    def _make_background(self, rng: np.random.Generator) -> np.ndarray:
+        """A car-body texture twice the canvas size: paint, gradient, bumper and grille lines."""
+        ch, cw = self.canvas_size
+        h, w = 2 * ch, 2 * cw
+        paint = _CAR_PAINTS[rng.integers(len(_CAR_PAINTS))]
+        t = np.linspace(-1, 1, h, dtype=np.float32)[:, None, None]
+        img = np.broadcast_to(paint * (1 + 0.25 * rng.uniform(-1, 1) * t), (h, w, 3)).copy()
+        for _ in range(rng.integers(2, 8)):
+            y = int(rng.integers(h))
+            thickness = int(rng.integers(1, max(2, h // 12)))
+            shade = float(rng.uniform(0.3, 1.6))
+            cv2.line(img, (0, y), (w, y + int(rng.integers(-h // 8, h // 8 + 1))),
+                     (paint * shade).clip(0, 255).tolist(), thickness)
+        img += rng.normal(0, 6, (h, w, 1)).astype(np.float32)
+        img = np.clip(cv2.GaussianBlur(img, (0, 0), 1.5), 0, 255).astype(np.uint8)
+        return img if self.color else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+
+    def _draw_kind(self) -> tuple[str, str | None]:
+        index = int(np.searchsorted(self.kind_cdf, self.rng.random(), side="right"))
+        kind = self.kind_names[min(index, len(self.kind_names) - 1)]
+        special = None
+        if kind == "yellow" and self.rng.random() < self.p_special_yellow:
+            special = "学挂"[self.rng.integers(2)]
+        return kind, special
+
+    def _canvas(self) -> np.ndarray:
+        ch, cw = self.canvas_size
+        bg = self.backgrounds[self.rng.integers(len(self.backgrounds))]
+        y = int(self.rng.integers(bg.shape[0] - ch + 1))
+        x = int(self.rng.integers(bg.shape[1] - cw + 1))
+        return bg[y:y + ch, x:x + cw].copy()
+
+    def sample(self, text: str | None = None, kind: str | None = None) -> PlateSample:
+        """One crop; a random plate unless ``text`` (and optionally ``kind``) is given."""
+        rng, cfg = self.rng, self.augment
+        if text is None:
+            kind, special = self._draw_kind() if kind is None else (kind, None)
+            text = random_plate(rng, kind, special=special)
+        else:
+            kind = default_kind(text) if kind is None else kind
+            _check_text_kind(text, kind)
+        plate, _ = _compose(text, kind, rng, *self.render_scale, gray=not self.color)
+        if rng.random() < cfg.p_dirt:
+            aug.add_dirt(plate, rng, cfg)
+        if rng.random() < cfg.p_occlusion:
+            aug.add_occlusion(plate, rng, cfg)
+        layout = plate_layout(text)
+        geometry = aug.sample_geometry(rng, cfg, layout.width, layout.height, self.canvas_size)
+        from_pixels = geometry.homography @ self._from_pixels
+        canvas = self._canvas()
+        cv2.warpPerspective(plate, from_pixels, self.canvas_size[::-1], dst=canvas,
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+        crop = cv2.resize(canvas, self.size[::-1], interpolation=cv2.INTER_AREA)
+        crop = aug.photometric(crop, rng, cfg, self.noise)
+        return PlateSample(image=crop, text=text, kind=kind, plate_type=plate_type(text),
+                           tilt_deg=geometry.tilt_deg, yaw_deg=geometry.yaw_deg,
+                           pitch_deg=geometry.pitch_deg,
+                           corners=(geometry.corners / self.supersample).astype(np.float32),
+                           homography=self._down @ geometry.homography)
+
+    def batch(self, n: int) -> tuple[np.ndarray, list[str]]:
+        """``n`` crops ready for the recogniser.
+
+        Returns
+        -------
+        images : (N, C, H, W) float32 in [0, 1]
+            C = 1 for grayscale, 3 for colour.
+        texts : list of N str
+        """
+        h, w = self.size
+        pixels = np.empty((n, h, w, 3) if self.color else (n, h, w), np.uint8)
+        texts = []
+        for i in range(n):
+            s = self.sample()
+            pixels[i] = s.image
+            texts.append(s.text)
+        images = pixels.transpose(0, 3, 1, 2) if self.color else pixels[:, None]  # (N, C, H, W)
+        return np.multiply(images, np.float32(1 / 255), dtype=np.float32), texts
