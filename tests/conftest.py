@@ -11,7 +11,13 @@ settings.register_profile("default", max_examples=25, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+# Without JIT the kernels run as Python loops (tests/test_nojit.py): a few examples suffice.
+settings.register_profile("nojit", max_examples=5, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+    settings.load_profile("nojit")
+else:
+    settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
