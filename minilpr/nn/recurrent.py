@@ -706,3 +706,23 @@ def _initial_state(name: str, state, shape: tuple, dtype):
         if s.dtype != dtype:
             raise TypeError(f"{name}: {label} is {s.dtype} but the input is {np.dtype(dtype)}")
     return state[0], state[1]
+
+
+class StateAsInputs(Module):
+    """A recurrent layer seen with ``(x, h0, c0)`` as three inputs, so all three are checked.
+
+    `LSTM` and `LSTMCell` take their initial state as one pair, ``forward(x, (h0, c0))``; the
+    harness perturbs only top-level array inputs. Parameters keep their names under
+    ``layer.``.
+    """
+
+    def __init__(self, layer: Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x, h0, c0):
+        return self.layer.forward(x, (h0, c0))
+
+    def backward(self, dout):
+        dx, (dh0, dc0) = self.layer.backward(dout)
+        return dx, dh0, dc0

@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from minilpr.nn import LSTM, Bidirectional, LSTMCell, assert_gradcheck
-from minilpr.nn.gradcheck_cases import StateAsInputs
+from minilpr.nn.recurrent import StateAsInputs
 from minilpr.nn.kernels.recurrent import lstm_step_backward_kernel, lstm_step_forward_kernel
 from minilpr.nn.recurrent import (lstm_direction_forward, lstm_forward_reference,
                                   lstm_step_backward_reference, lstm_step_forward_reference)
