@@ -68,6 +68,38 @@ def test_max_elements_checks_a_subset(rng):
 def test_relative_error_is_normwise_and_zero_safe():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0
     assert relative_error(np.array([1.0, 0.0]), np.array([1.0, 1e-3])) == pytest.approx(1e-3)
+    assert relative_error(np.zeros(2), np.array([1e-10, 0.0]), floor=1e-3) == pytest.approx(1e-7)
+
+
+class ShiftThenCenter(Module):
+    """y = (x + b) - mean(x + b): the gradient to ``b`` is exactly zero, as for a conv bias
+    followed by batch norm; ``wrong_bias_grad`` adds a small but real mistake to it."""
+
+    def __init__(self, wrong_bias_grad=0.0):
+        super().__init__()
+        self.bias = Parameter(np.array([0.3, -0.2]))
+        self.wrong_bias_grad = wrong_bias_grad
+        self._x = None
+
+    def forward(self, x):
+        self._x = x
+        z = x + self.bias.data
+        return z - z.mean(axis=0)
+
+    def backward(self, dout):
+        self._need_forward(self._x)
+        self.bias.grad += self.wrong_bias_grad * dout.sum(0)
+        return dout - dout.mean(axis=0)
+
+
+def test_a_zero_gradient_is_not_drowned_in_round_off(rng):
+    errors = gradcheck(ShiftThenCenter(), rng.standard_normal((5, 2)) * 10)
+    assert errors["bias"] < 1e-6 and errors["x"] < 1e-6
+
+
+def test_a_small_mistake_in_a_zero_gradient_still_fails(rng):
+    errors = gradcheck(ShiftThenCenter(wrong_bias_grad=1e-4), rng.standard_normal((5, 2)) * 10)
+    assert errors["bias"] > 1e-3
 
 
 def test_random_draws_are_replayed(rng):
