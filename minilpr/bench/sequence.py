@@ -9,6 +9,9 @@ target is at most 1.5×.
 `bench_ctc` times `CTCLoss` forward + backward on the recogniser's output (T = 27, K = 71,
 labels of 7–8, batch 32) and its share of a training step, estimated from the BiLSTM's time; the
 target is under 5 %.
+
+`bench_decoders` times reading that output back, per plate: greedy, prefix beam search and the
+plate-grammar constrained beam search (beam 10), on confident, network-like outputs.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import argparse
 import numpy as np
 
 from minilpr.bench._common import best_time, blas_description, gemm_gflops
+from minilpr.data.grammar import plate_automaton
+from minilpr.nn.activation import log_softmax
 from minilpr.nn.ctc import CTCLoss
+from minilpr.nn.decode import constrained_beam_search, greedy_decode, prefix_beam_search
 from minilpr.nn.recurrent import LSTM
 
 
@@ -122,6 +128,32 @@ def bench_ctc(T: int, N: int, K: int, repeat: int, step_ms: float | None = None)
     return {"forward_ms": forward_s * 1e3, "total_ms": total_s * 1e3}
 
 
+def bench_decoders(T: int, N: int, K: int, beam_width: int, repeat: int) -> dict:
+    """Milliseconds per plate of the three CTC decoders on a (T, N, K) batch of log-probabilities.
+
+    Each frame puts most of its mass on one class (as a trained network does), so the beam holds
+    a few strong prefixes and many weak ones, as in practice.
+    """
+    rng = np.random.default_rng(3)
+    logits = 2 * rng.standard_normal((T, N, K)).astype(np.float32)
+    logits[np.arange(T)[:, None], np.arange(N)[None, :], rng.integers(0, K, (T, N))] += 6
+    log_probs = log_softmax(logits)  # (T, N, K)
+    grammar = plate_automaton()
+    decoders = {
+        "greedy": lambda: greedy_decode(log_probs),
+        f"prefix beam ({beam_width})": lambda: prefix_beam_search(log_probs, beam_width),
+        f"constrained beam ({beam_width})":
+            lambda: constrained_beam_search(log_probs, grammar, beam_width),
+    }
+    print(f"CTC decoders, (T, N, K) = ({T}, {N}, {K}), all hypotheses with confidences")
+    result = {}
+    for name, run in decoders.items():
+        seconds = best_time(run, repeat=repeat)
+        result[name] = seconds * 1e3 / N
+        print(f"  {name:22s} {seconds * 1e3:8.2f} ms per batch  {result[name]:6.2f} ms per plate")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="minilpr bench sequence",
@@ -142,4 +174,5 @@ def main(argv: list[str] | None = None) -> int:
     # come on top, so this underestimates the recogniser's step and overstates CTC's share.
     step_ms = lstm["total_ms"] * args.ctc_batch / args.batch
     bench_ctc(args.steps, args.ctc_batch, args.classes, args.repeat, step_ms)
+    bench_decoders(args.steps, args.ctc_batch, args.classes, 10, max(1, args.repeat // 3))
     return 0

@@ -56,7 +56,7 @@ class CTCCache(NamedTuple):
     zero_infinity: bool
 
 
-# ----- checking the inputs ---------------------------------------------------------------------
+# Checking the inputs
 
 def count_repeats(label) -> int:
     """Number of adjacent equal characters in ``label``; each needs a blank frame between them."""
@@ -202,8 +202,9 @@ def ctc_preflight(log_probs, targets, input_lengths, target_lengths, blank: int 
       and a network that disagree on K) and ``len(charset) != K``;
     * a target equal to ``blank`` (blank index clash: the charset gave the blank's index to a
       real character, or the labels were encoded for another blank);
-    * NaN or +inf in ``log_probs`` (the network diverged before the loss), and rows that are not
-      log-probabilities (raw logits passed without ``log_softmax``);
+    * NaN or +inf in ``log_probs`` (the network diverged before the loss), frames that are -inf
+      for every class, and rows that are not log-probabilities (raw logits passed without
+      ``log_softmax``);
     * ``T_n < L_n + repeats_n``: too few frames to emit the label with a blank between repeated
       characters — the loss is inf.
 
@@ -234,10 +235,13 @@ def ctc_preflight(log_probs, targets, input_lengths, target_lengths, blank: int 
                         "the network diverged before the loss (learning rate, bad inputs)")
     elif np.isposinf(values).any():
         problems.append("log_probs contain +inf: a log-probability is at most 0")
+    elif np.isneginf(values).all(axis=1).any():
+        problems.append(f"log_probs are -inf for every class in "
+                        f"{int(np.isneginf(values).all(axis=1).sum())} frames: those frames give "
+                        "every path probability 0 (loss inf)")
     elif values.size:
         top = values.max(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore"):
-            totals = (top + np.log(np.exp(values - top).sum(axis=1, keepdims=True))).ravel()
+        totals = (top + np.log(np.exp(values - top).sum(axis=1, keepdims=True))).ravel()
         worst = float(np.max(np.abs(totals)))
         if worst > 1e-3:
             problems.append(f"log_probs rows are not log-probabilities (log-sum-exp up to "
@@ -270,7 +274,7 @@ def extend_labels(padded: np.ndarray, target_lengths: np.ndarray, blank: int = 0
     return ext, 2 * np.asarray(target_lengths, np.int64) + 1
 
 
-# ----- the loss ----------------------------------------------------------------------------------
+# The loss
 
 def ctc_loss_forward(log_probs: np.ndarray, targets, input_lengths, target_lengths,
                      blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
@@ -492,7 +496,7 @@ class CTCLoss(Module):
                f"zero_infinity={self.zero_infinity}"
 
 
-# ----- lattices for lessons, and the plain-NumPy reference -----------------------------------
+# Lattices for lessons, and the plain-NumPy reference
 
 @dataclass(frozen=True)
 class CTCLattice:
@@ -517,12 +521,18 @@ class CTCLattice:
     occupancy: np.ndarray
 
 
-def _one_sample(log_probs: np.ndarray, target) -> tuple[np.ndarray, np.ndarray]:
+def _one_sample(name: str, log_probs: np.ndarray, target, blank: int):
+    """``(log_probs (T, K), target (L,) int64)`` of one sample, checked as `ctc_loss` would."""
     log_probs = np.asarray(log_probs)
     if log_probs.ndim != 2:
-        raise ValueError(f"expected the log-probabilities of one sample, (T, K), got shape "
-                         f"{log_probs.shape}")
-    return log_probs, np.asarray(target, np.int64).reshape(-1)
+        raise ValueError(f"{name}: expected the log-probabilities of one sample, (T, K), got "
+                         f"shape {log_probs.shape}")
+    target = np.asarray(target, np.int64).reshape(-1)
+    problems, _ = _read_inputs(log_probs[:, None, :], target[None, :], [log_probs.shape[0]],
+                               [target.size], blank, None)
+    if problems:
+        raise ValueError(f"{name}: {problems[0]}")
+    return log_probs, target
 
 
 def ctc_lattice(log_probs: np.ndarray, target, blank: int = 0) -> CTCLattice:
@@ -537,12 +547,8 @@ def ctc_lattice(log_probs: np.ndarray, target, blank: int = 0) -> CTCLattice:
     -------
     CTCLattice
     """
-    log_probs, target = _one_sample(log_probs, target)
+    log_probs, target = _one_sample("ctc_lattice", log_probs, target, blank)
     T = log_probs.shape[0]
-    problems, _ = _read_inputs(log_probs[:, None, :], target[None, :], [T], [target.size],
-                               blank, None)
-    if problems:
-        raise ValueError(f"ctc_lattice: {problems[0]}")
     lp = np.ascontiguousarray(log_probs[:, None, :])  # (T, 1, K)
     ext, ext_lengths = extend_labels(target[None, :], np.array([target.size]), blank)
     inputs = np.array([T], np.int64)
@@ -579,7 +585,7 @@ def ctc_best_alignment(log_probs: np.ndarray, target, blank: int = 0):
     log_prob : float
         Log-probability of that path; -inf when no alignment exists.
     """
-    log_probs, target = _one_sample(log_probs, target)
+    log_probs, target = _one_sample("ctc_best_alignment", log_probs, target, blank)
     T = log_probs.shape[0]
     ext, _ = extend_labels(target[None, :], np.array([target.size]), blank)
     ext = ext[0]
@@ -622,7 +628,7 @@ def ctc_forward_backward_reference(log_probs: np.ndarray, target, blank: int = 0
     occupancy : (T, K) float
         Posterior of each class at each frame (``-`` the gradient w.r.t. ``log_probs``).
     """
-    log_probs, target = _one_sample(log_probs, target)
+    log_probs, target = _one_sample("ctc_forward_backward_reference", log_probs, target, blank)
     T, K = log_probs.shape
     ext = np.full(2 * target.size + 1, blank, np.int64)
     ext[1::2] = target

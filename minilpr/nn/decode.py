@@ -17,10 +17,11 @@ the most probable labelling exactly is intractable in general, so:
   a grammar allows next, and only prefixes the grammar accepts are returned: the decoder can
   then never read a plate number that cannot exist.
 
-All scores are natural logarithms. Nothing here knows about plates: a grammar is any object with
-``start``, ``allowed(state) -> (K,) bool``, ``step(state, k) -> state`` and
-``accepts(state) -> bool`` — an `Automaton`, a `CallableGrammar`, or
-``minilpr.data.grammar.plate_automaton()``.
+Each decoder reads one sample's ``(T, K)`` log-probabilities, or a ``(T, N, K)`` batch with
+optional ``input_lengths`` (one result per sample). All scores are natural logarithms. Nothing
+here knows about plates: a grammar is any object with ``start``, ``allowed(state) -> (K,) bool``,
+``step(state, k) -> state`` and ``accepts(state) -> bool`` — an `Automaton`, a
+`CallableGrammar`, or ``minilpr.data.grammar.plate_automaton()``.
 """
 
 from __future__ import annotations
@@ -119,11 +120,21 @@ def _check_log_probs(name: str, log_probs: np.ndarray, blank: int) -> np.ndarray
     if not np.issubdtype(log_probs.dtype, np.floating):
         raise TypeError(f"{name}: log_probs must be floating point, got {log_probs.dtype}")
     if log_probs.ndim != 2 or log_probs.shape[0] < 1:
-        raise ValueError(f"{name}: log_probs must have shape (T, K) with T >= 1, got "
-                         f"{log_probs.shape}")
+        raise ValueError(f"{name}: log_probs must have shape (T, K), or (T, N, K) for a batch, "
+                         f"with T >= 1; got {log_probs.shape}")
     if not 0 <= blank < log_probs.shape[1]:
         raise ValueError(f"{name}: blank {blank} is outside the {log_probs.shape[1]} classes")
     return log_probs
+
+
+def _batch_lengths(name: str, log_probs: np.ndarray, input_lengths) -> list[int]:
+    """The frames of each sample of a (T, N, K) batch, checked: all T when not given."""
+    T, N, _ = log_probs.shape
+    lengths = np.full(N, T) if input_lengths is None else np.asarray(input_lengths)
+    if lengths.shape != (N,) or np.any(lengths < 1) or np.any(lengths > T):
+        raise ValueError(f"{name}: input_lengths must be {N} values in 1..{T}, got "
+                         f"{lengths.tolist()}")
+    return [int(T_n) for T_n in lengths]
 
 
 def greedy_decode(log_probs: np.ndarray, input_lengths=None, blank: int = 0):
@@ -143,12 +154,8 @@ def greedy_decode(log_probs: np.ndarray, input_lengths=None, blank: int = 0):
     """
     log_probs = np.asarray(log_probs)
     if log_probs.ndim == 3:
-        T, N, _ = log_probs.shape
-        lengths = np.full(N, T) if input_lengths is None else np.asarray(input_lengths)
-        if lengths.shape != (N,) or np.any(lengths < 1) or np.any(lengths > T):
-            raise ValueError(f"greedy_decode: input_lengths must be {N} values in 1..{T}, got "
-                             f"{lengths.tolist()}")
-        return [greedy_decode(log_probs[:lengths[n], n], blank=blank) for n in range(N)]
+        lengths = _batch_lengths("greedy_decode", log_probs, input_lengths)
+        return [greedy_decode(log_probs[:T_n, n], blank=blank) for n, T_n in enumerate(lengths)]
     log_probs = _check_log_probs("greedy_decode", log_probs, blank)
     path = log_probs.argmax(axis=1)  # (T,)
     log_prob = float(log_probs[np.arange(path.size), path].sum())
@@ -186,6 +193,7 @@ class Automaton:
                                      f"{self.num_classes} classes or "
                                      f"{len(self.transitions)} states")
                 self._masks[state, k] = True
+        self._masks.flags.writeable = False  # `allowed` hands out rows: callers must not edit
 
     @classmethod
     def from_patterns(cls, patterns: Sequence[Sequence[Iterable[int]]],
@@ -276,7 +284,8 @@ class CallableGrammar:
 
 
 def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | None = None,
-                       blank: int = 0, grammar=None, min_prob: float = 0.0) -> list:
+                       blank: int = 0, grammar=None, min_prob: float = 0.0,
+                       input_lengths=None) -> list:
     """The ``top_k`` most probable labellings found by prefix beam search.
 
     Each frame, every prefix ``p`` in the beam (with ``log p_b``, ``log p_nb``) spreads to:
@@ -292,7 +301,7 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | 
 
     Parameters
     ----------
-    log_probs : (T, K) float
+    log_probs : (T, K) or (T, N, K) float
     beam_width : int
         Prefixes kept per frame. When it is at least the number of prefixes with non-zero
         probability, nothing is pruned and the scores are exact.
@@ -305,12 +314,19 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | 
     min_prob : float
         Skip extending by classes whose probability at a frame is below this (a speed-up that
         makes the search approximate; 0 considers every class).
+    input_lengths : (N,) int, optional
+        Frames of each sample of a batch; all T by default.
 
     Returns
     -------
     list of Hypothesis
-        Best first.
+        Best first; for a batch, a list of N such lists.
     """
+    log_probs = np.asarray(log_probs)
+    if log_probs.ndim == 3:
+        lengths = _batch_lengths("prefix_beam_search", log_probs, input_lengths)
+        return [prefix_beam_search(log_probs[:T_n, n], beam_width, top_k, blank, grammar,
+                                   min_prob) for n, T_n in enumerate(lengths)]
     log_probs = _check_log_probs("prefix_beam_search", log_probs, blank)
     if beam_width < 1:
         raise ValueError(f"prefix_beam_search: beam_width must be at least 1, got {beam_width}")
@@ -380,13 +396,15 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | 
 
 def constrained_beam_search(log_probs: np.ndarray, grammar, beam_width: int = 16,
                             top_k: int | None = None, blank: int = 0,
-                            min_prob: float = 0.0) -> list:
+                            min_prob: float = 0.0, input_lengths=None) -> list:
     """Prefix beam search that only reads strings ``grammar`` accepts.
 
     A shorthand for ``prefix_beam_search(log_probs, beam_width, top_k, blank, grammar,
-    min_prob)``; see there. Returns complete, accepted labellings only, best first — an empty
-    list when none survived the beam (widen it).
+    min_prob, input_lengths)``; see there (``log_probs`` (T, K), or (T, N, K) for a batch).
+    Returns complete, accepted labellings only, best first — an empty list when none survived
+    the beam (widen it).
     """
     if grammar is None:
         raise ValueError("constrained_beam_search: a grammar is required")
-    return prefix_beam_search(log_probs, beam_width, top_k, blank, grammar, min_prob)
+    return prefix_beam_search(log_probs, beam_width, top_k, blank, grammar, min_prob,
+                              input_lengths)

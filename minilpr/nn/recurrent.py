@@ -62,7 +62,7 @@ def _summed_bias(b_ih, b_hh, size: int, dtype) -> np.ndarray:
     return bias
 
 
-# ----- plain NumPy references (for tests and lessons) -------------------------------------------
+# Plain NumPy references (for tests and lessons)
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
@@ -160,7 +160,7 @@ def lstm_forward_reference(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=
     return out, h, c
 
 
-# ----- one direction of one layer ------------------------------------------------------------
+# One direction of one layer
 
 class DirectionCache(NamedTuple):
     """What `lstm_direction_forward` keeps for the backward pass."""
@@ -282,13 +282,13 @@ def lstm_direction_backward(dout, dh_n, dc_n, cache):
     dgates2 = dgates.reshape(T * N, H4)  # (T*N, 4H): every step's gate gradient, stacked
     dx = (dgates2 @ w_ih).reshape(T, N, -1)  # (T, N, D)
     # Each weight gradient is a sum over t of da_t.T @ input_t: one GEMM over the stacked steps.
-    dw_ih = dgates2.T @ x.reshape(T * N, -1)
+    dw_ih = dgates2.T @ x.reshape(T * N, -1)  # (4H, T*N) @ (T*N, D) -> (4H, D)
     dw_hh = dgates2.T @ hs[r:T + r].reshape(T * N, H)  # hs[r:T+r][t] is the state step t read
     db = dgates2.sum(axis=0) if has_bias else None
     return dx, dh_next, dc, dw_ih, dw_hh, db
 
 
-# ----- the cell and the full stack ------------------------------------------------------------
+# The cell and the full stack
 
 def lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step: a sequence of length one.
@@ -408,7 +408,7 @@ def lstm_backward(dout, dh_n, dc_n, cache):
     return dlayer, dh0, dc0, grads
 
 
-# ----- layers -------------------------------------------------------------------------------
+# Layers
 
 def _uniform(shape, bound: float, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(-bound, bound, size=shape).astype(np.float32)
@@ -641,7 +641,7 @@ class Bidirectional(Module):
         super().__init__()
         self.forward_rnn = forward
         self.reverse_rnn = reverse
-        self._had_state = None
+        self._cache = None
 
     def forward(self, x: np.ndarray, state=None):
         _check_float("Bidirectional: x", x)
@@ -657,15 +657,18 @@ class Bidirectional(Module):
             states = ((h0[:1], c0[:1]), (h0[1:], c0[1:]))
         out_f, (h_f, c_f) = self.forward_rnn.forward(x, states[0])
         out_r, (h_r, c_r) = self.reverse_rnn.forward(x[::-1].copy(), states[1])
-        self._had_state = state is not None
         out = np.concatenate([out_f, out_r[::-1]], axis=2)  # (T, N, 2H), both in time order
+        self._cache = (state is not None, out_f.shape[2], out.shape, out.dtype)
         return out, (np.concatenate([h_f, h_r]), np.concatenate([c_f, c_r]))
 
     def backward(self, dout):
-        had_state = self._need_forward(self._had_state)
-        self._had_state = None
+        had_state, H, shape, dtype = self._need_forward(self._cache)
+        self._cache = None
         dout, dh_n, dc_n = _split_dout("Bidirectional", dout)
-        H = dout.shape[2] // 2
+        dout = np.zeros(shape, dtype) if dout is None else dout
+        if dout.shape != shape:
+            raise ValueError(f"Bidirectional.backward: dout has shape {dout.shape}, expected "
+                             f"{shape}")
 
         def state_grads(k):  # the (1, N, H) final-state gradients of direction k
             return tuple(None if d is None else d[k:k + 1] for d in (dh_n, dc_n))

@@ -86,14 +86,17 @@ def test_loss_is_minus_log_of_the_sum_over_all_alignments(batch):
 
 
 def test_reductions_follow_pytorch(rng):
-    log_probs = log_softmax(rng.standard_normal((8, 3, 5)))
-    targets = np.array([[1, 2, 3], [4, 4, 0], [2, 0, 0]])
-    input_lengths, target_lengths = np.array([8, 6, 7]), np.array([3, 2, 1])
+    log_probs = log_softmax(rng.standard_normal((8, 4, 5)))
+    targets = np.array([[1, 2, 3], [4, 4, 0], [2, 0, 0], [0, 0, 0]])
+    input_lengths, target_lengths = np.array([8, 6, 7, 5]), np.array([3, 2, 1, 0])
     none = ctc_loss(log_probs, targets, input_lengths, target_lengths, reduction="none")
+    # The empty label's only alignment is all blanks.
+    assert none[3] == pytest.approx(-log_probs[:5, 3, 0].sum(), rel=1e-12)
     assert ctc_loss(log_probs, targets, input_lengths, target_lengths, reduction="sum") == \
         pytest.approx(none.sum(), rel=1e-12)
+    # 'mean' divides each loss by its target length, clamped to 1 for the empty label.
     assert ctc_loss(log_probs, targets, input_lengths, target_lengths) == \
-        pytest.approx(np.mean(none / target_lengths), rel=1e-12)
+        pytest.approx(np.mean(none / [3, 2, 1, 1]), rel=1e-12)
 
 
 def test_padded_and_concatenated_targets_agree(rng):
@@ -240,6 +243,9 @@ def test_preflight_names_each_cause_of_nan_and_inf(rng):
     broken = log_probs.copy()
     broken[1, 0, 2] = np.nan
     assert "NaN" in ctc_preflight(broken, *fine)[0]
+    dead = log_probs.copy()
+    dead[2, 1] = -np.inf  # probability 0 for every class: no path survives this frame
+    assert "-inf for every class in 1 frames" in ctc_preflight(dead, *fine)[0]
     padding = log_probs.copy()
     padding[3, 2] = np.nan  # frame 3 of sample 2, past its input length of 3: never read
     assert ctc_preflight(padding, *fine) == []
@@ -259,6 +265,15 @@ def test_lattice_and_best_alignment(rng):
     best = max(log_probs[np.arange(6), p].sum() for p in itertools.product(range(4), repeat=6)
                if collapse_path(p) == tuple(target))
     assert log_prob == pytest.approx(best, abs=1e-12)
+
+
+@pytest.mark.parametrize("function", [ctc_lattice, ctc_best_alignment])
+def test_one_sample_helpers_check_the_label(rng, function):
+    log_probs = log_softmax(rng.standard_normal((6, 4)))
+    with pytest.raises(ValueError, match=f"{function.__name__}: .*outside the K=4 classes"):
+        function(log_probs, [1, 7])
+    with pytest.raises(ValueError, match=f"{function.__name__}: .*blank index clash"):
+        function(log_probs, [1, 0, 2])
 
 
 def test_count_repeats_and_extend_labels():

@@ -96,14 +96,41 @@ def test_beam_search_prefers_the_labelling_over_the_best_path():
 def test_top_k_and_pruning_options(rng):
     log_probs = log_softmax(2 * rng.standard_normal((6, 4)))
     assert len(prefix_beam_search(log_probs, beam_width=5, top_k=2)) == 2
-    pruned = prefix_beam_search(log_probs, beam_width=50, min_prob=0.05)
-    assert all(isinstance(h, Hypothesis) for h in pruned)
+    # Class 3 never reaches 10 %: with min_prob above that, no prefix may contain it.
+    weak = log_softmax(log_probs + np.log([1, 1, 1, 0.02]))
+    assert np.exp(weak[:, 3]).max() < 0.1
+    assert any(3 in h.labels for h in prefix_beam_search(weak, beam_width=50))
+    pruned = prefix_beam_search(weak, beam_width=50, min_prob=0.1)
+    assert pruned and all(isinstance(h, Hypothesis) and 3 not in h.labels for h in pruned)
     with pytest.raises(ValueError, match="beam_width"):
         prefix_beam_search(log_probs, beam_width=0)
     with pytest.raises(ValueError, match=r"\(T, K\)"):
-        prefix_beam_search(log_probs[None], beam_width=2)
+        prefix_beam_search(log_probs[None, None], beam_width=2)
     with pytest.raises(ValueError, match="grammar is over 4 classes"):
         constrained_beam_search(log_probs[:, :3], two_then_one_or_two())
+
+
+def test_beam_searches_on_a_batch_respect_input_lengths(rng):
+    log_probs = log_softmax(3 * rng.standard_normal((7, 3, 4)))
+    lengths = [7, 2, 5]
+    batch = prefix_beam_search(log_probs, beam_width=6, top_k=3, input_lengths=lengths)
+    constrained = constrained_beam_search(log_probs, two_then_one_or_two(), beam_width=6,
+                                          input_lengths=lengths)
+    assert len(batch) == len(constrained) == 3
+    for n, T_n in enumerate(lengths):
+        one = prefix_beam_search(log_probs[:T_n, n], beam_width=6, top_k=3)
+        assert [h.labels for h in batch[n]] == [h.labels for h in one]
+        assert [h.log_prob for h in batch[n]] == [h.log_prob for h in one]
+        alone = constrained_beam_search(log_probs[:T_n, n], two_then_one_or_two(), beam_width=6)
+        assert [h.labels for h in constrained[n]] == [h.labels for h in alone]
+    with pytest.raises(ValueError, match="input_lengths"):
+        prefix_beam_search(log_probs, input_lengths=[7, 0, 5])
+
+
+def test_automaton_masks_cannot_be_edited_through_allowed():
+    automaton = two_then_one_or_two()
+    with pytest.raises(ValueError, match="read-only"):
+        automaton.allowed(automaton.start)[1] = True
 
 
 def two_then_one_or_two() -> Automaton:

@@ -29,7 +29,7 @@ def copy_parameters(source, target, rename=lambda name: name):
         params[rename(name)].data[...] = p.data
 
 
-# ----- gradient checks ------------------------------------------------------------------------
+# Gradient checks
 
 @given(N=sizes, D=sizes, H=sizes, bias=st.booleans(), seed=st.integers(0, 2**16))
 @example(N=1, D=1, H=1, bias=True, seed=0)
@@ -80,7 +80,7 @@ def test_bidirectional_composition_gradcheck(rng):
     assert_gradcheck(layer, x, tol=GRAD_TOL)
 
 
-# ----- the kernels against their references ---------------------------------------------------
+# The kernels against their references
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -142,7 +142,7 @@ def test_activations_saturate_without_nan(dtype):
     np.testing.assert_allclose(gates[0], [1, 0] * 2 + [1, -1] + [1, 0], atol=1e-7)
 
 
-# ----- compositions agree ---------------------------------------------------------------------
+# Compositions agree
 
 def run_and_backward(module, x, state, dout, dh, dc):
     module.zero_grad()
@@ -208,6 +208,18 @@ def test_cell_equals_a_one_step_lstm(rng):
     np.testing.assert_allclose(dc0, dc02[0], rtol=1e-12)
 
 
+def test_bidirectional_composition_takes_a_state_gradient_alone(rng):
+    layer = Bidirectional(LSTM(2, 3, rng=rng), LSTM(2, 3, rng=rng)).astype(np.float64)
+    x, dh_n = rng.standard_normal((4, 2, 2)), rng.standard_normal((2, 2, 3))
+    layer.forward(x)
+    dx = layer.backward((None, (dh_n, None)))
+    layer.forward(x)
+    np.testing.assert_array_equal(dx, layer.backward((np.zeros((4, 2, 6)), (dh_n, None))))
+    layer.forward(x)
+    with pytest.raises(ValueError, match=r"dout has shape \(4, 2, 3\), expected \(4, 2, 6\)"):
+        layer.backward(np.zeros((4, 2, 3)))
+
+
 def test_dout_alone_means_zero_gradient_for_the_final_state(rng):
     lstm = LSTM(2, 3, bidirectional=True, rng=rng).astype(np.float64)
     x = rng.standard_normal((4, 2, 2))
@@ -231,7 +243,7 @@ def test_gradients_accumulate_over_backward_calls(rng):
         np.testing.assert_allclose(p.grad, 2 * once[name], rtol=1e-12)
 
 
-# ----- dtypes, construction, errors -----------------------------------------------------------
+# Dtypes, construction, errors
 
 def test_float32_path_stays_float32_and_agrees_with_float64(rng):
     lstm32 = LSTM(3, 4, num_layers=2, bidirectional=True, rng=rng)
