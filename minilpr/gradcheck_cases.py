@@ -22,6 +22,7 @@ from minilpr.nn.dropout import Dropout
 from minilpr.nn.gradcheck import FunctionPair, gradcheck
 from minilpr.nn.linear import Linear
 from minilpr.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from minilpr.nn.module import Sequential
 from minilpr.nn.norm import BatchNorm2d
 from minilpr.nn.pool import MaxPool2d
 from minilpr.nn.recurrent import LSTM, LSTMCell, StateAsInputs
@@ -108,7 +109,8 @@ def _dropout(rng):
 
 @case("Add")
 def _add(rng):
-    return Add(), (rng.standard_normal((2, 3, 2)), rng.standard_normal((2, 3, 2))), {}
+    return (Add(), (rng.standard_normal((2, 3, 2)), rng.standard_normal((2, 3, 2))),
+            {"input_names": ["a", "b"]})
 
 
 @case("Concat")
@@ -135,19 +137,22 @@ def _log_softmax(rng):
 @case("CrossEntropyLoss")
 def _cross_entropy(rng):
     logits = rng.standard_normal((4, 5)) * 2
-    return CrossEntropyLoss(), (logits, rng.integers(0, 5, size=4)), {}
+    return (CrossEntropyLoss(), (logits, rng.integers(0, 5, size=4)),
+            {"input_names": ["logits", "targets"]})
 
 
 @case("BCEWithLogitsLoss")
 def _bce_with_logits(rng):
     logits = rng.standard_normal((3, 4)) * 3
-    return BCEWithLogitsLoss(), (logits, rng.random((3, 4))), {"wrt": [0]}
+    return (BCEWithLogitsLoss(), (logits, rng.random((3, 4))),
+            {"wrt": [0], "input_names": ["logits", "targets"]})
 
 
 @case("MSELoss")
 def _mse(rng):
     pred = rng.standard_normal((3, 4))
-    return MSELoss(), (pred, rng.standard_normal((3, 4))), {"wrt": [0]}
+    return (MSELoss(), (pred, rng.standard_normal((3, 4))),
+            {"wrt": [0], "input_names": ["input", "target"]})
 
 
 @case("Conv2d")
@@ -214,8 +219,6 @@ def _spatial_transformer(rng):
     return stn, (x,), {}
 
 
-
-
 @case("LSTMCell")
 def _lstm_cell(rng):
     N, D, H = 2, 3, 4
@@ -239,3 +242,11 @@ def _ctc_loss(rng):
     inputs = (rng.standard_normal((T, N, K)), targets, np.array([6, 4, 5]), np.array([3, 1, 2]))
     return CTCLoss(reduction="mean"), inputs, {"input_names": ["logits", "targets",
                                                                "input_lengths", "target_lengths"]}
+
+
+@case("Sequential")
+def _sequential(rng):
+    # A tiny CNN end to end: the chain rule through six layers, parameters by dotted name.
+    net = Sequential(Conv2d(1, 3, 3, stride=(2, 1), padding=1, rng=rng), BatchNorm2d(3),
+                     LeakyReLU(0.1), MaxPool2d(2), Flatten(), Linear(3 * 2 * 2, 4, rng=rng))
+    return net, rng.standard_normal((2, 1, 8, 5)), {}

@@ -116,7 +116,8 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        # A Python float: a NumPy float64 slope would turn float32 activations into float64.
+        self.negative_slope = float(negative_slope)
         self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -125,6 +126,7 @@ class LeakyReLU(Module):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._need_forward(self._cache)
+        self._check_dout(dout, cache[0].shape)
         self._cache = None
         return leaky_relu_backward(dout, cache)
 
@@ -149,6 +151,7 @@ class LogSoftmax(Module):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._need_forward(self._cache)
+        self._check_dout(dout, cache[0].shape)
         self._cache = None
         return log_softmax_backward(dout, cache)
 

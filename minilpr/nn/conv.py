@@ -349,6 +349,7 @@ class Conv2d(Module):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout : (N, F, H_out, W_out) -> dx : (N, C, H, W)``; accumulates the weight grads."""
         cache = self._need_forward(self._cache)
+        self._check_dout(dout, dtype=self.weight.data.dtype)  # conv2d_backward checks the shape
         self._cache = None
         dx, dw, db = conv2d_backward(dout, cache)
         self.weight.grad += dw

@@ -71,12 +71,13 @@ class Dropout(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out, mask = dropout_forward(x, self.p, self.rng, self.training)
-        # A one-element tuple, so that "no mask" (eval) and "no forward yet" differ.
-        self._cache = (mask,)
+        # A tuple, so that "no mask" (eval) and "no forward yet" differ.
+        self._cache = (mask, x.shape)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        (mask,) = self._need_forward(self._cache)
+        mask, shape = self._need_forward(self._cache)
+        self._check_dout(dout, shape)
         self._cache = None
         return dropout_backward(dout, mask)
 

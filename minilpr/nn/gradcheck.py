@@ -165,11 +165,11 @@ def gradcheck(target: Module | FunctionPair, inputs, *, wrt: Sequence[int] | Non
     for i in wrt:
         if grads[i] is None:
             raise ValueError(f"backward returned no gradient for input {input_names[i]}")
-        numeric = _numeric_gradient(loss, inputs[i], eps, rng, max_elements)
-        pairs[input_names[i]] = _checked_entries(np.asarray(grads[i]), numeric)
+        numeric, checked = _numeric_gradient(loss, inputs[i], eps, rng, max_elements)
+        pairs[input_names[i]] = _checked_entries(np.asarray(grads[i]), numeric, checked)
     for (name, param), analytic in zip(params, analytic_params):
-        numeric = _numeric_gradient(loss, param.data, eps, rng, max_elements)
-        pairs[name] = _checked_entries(analytic, numeric)
+        numeric, checked = _numeric_gradient(loss, param.data, eps, rng, max_elements)
+        pairs[name] = _checked_entries(analytic, numeric, checked)
 
     scale = max((max(np.linalg.norm(a), np.linalg.norm(n)) for a, n in pairs.values()), default=0)
     return OrderedDict((name, relative_error(a, n, floor=1e-3 * float(scale)))
@@ -191,10 +191,12 @@ def _is_float(a) -> bool:
 
 
 def _numeric_gradient(loss: Callable[[], float], array: np.ndarray, eps: float,
-                      rng: np.random.Generator, max_elements: int | None) -> np.ndarray:
+                      rng: np.random.Generator, max_elements: int | None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Centred differences of ``loss`` with respect to ``array`` (perturbed in place).
 
-    Entries not drawn when ``max_elements`` limits the check are left as NaN.
+    Returns the numeric gradient and a boolean mask of the entries that were differenced (all
+    of them, unless ``max_elements`` chose a subset); the others are left at zero.
     """
     if not array.flags.c_contiguous:
         raise ValueError("gradcheck perturbs arrays in place and needs them C-contiguous")
@@ -202,7 +204,9 @@ def _numeric_gradient(loss: Callable[[], float], array: np.ndarray, eps: float,
     indices = np.arange(flat.size)
     if max_elements is not None and flat.size > max_elements:
         indices = rng.choice(flat.size, size=max_elements, replace=False)
-    numeric = np.full(flat.size, np.nan)
+    numeric = np.zeros(flat.size)
+    checked = np.zeros(flat.size, dtype=bool)
+    checked[indices] = True
     for i in indices:
         saved = flat[i]
         flat[i] = saved + eps
@@ -211,12 +215,12 @@ def _numeric_gradient(loss: Callable[[], float], array: np.ndarray, eps: float,
         minus = loss()
         flat[i] = saved
         numeric[i] = (plus - minus) / (2 * eps)
-    return numeric.reshape(array.shape)
+    return numeric.reshape(array.shape), checked.reshape(array.shape)
 
 
-def _checked_entries(analytic: np.ndarray, numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The entries that were differenced (all, unless ``max_elements`` chose a subset)."""
+def _checked_entries(analytic: np.ndarray, numeric: np.ndarray, checked: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The entries that were differenced. A NaN in either gradient stays in, and fails."""
     if analytic.shape != numeric.shape:
         raise ValueError(f"gradient has shape {analytic.shape}, expected {numeric.shape}")
-    checked = ~np.isnan(numeric)
     return analytic[checked], numeric[checked]

@@ -29,6 +29,12 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+def _check_generator(rng, name: str) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} needs a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {type(rng).__name__}")
+
+
 def leaky_relu_gain(negative_slope: float = 0.0) -> float:
     """The gain that keeps variance through a leaky ReLU: sqrt(2 / (1 + slope²))."""
     return math.sqrt(2.0 / (1.0 + negative_slope**2))
@@ -36,6 +42,7 @@ def leaky_relu_gain(negative_slope: float = 0.0) -> float:
 
 def kaiming_normal(shape, rng: np.random.Generator, negative_slope: float = 0.0) -> np.ndarray:
     """He-normal: N(0, gain² / fan_in), for layers followed by a (leaky) ReLU."""
+    _check_generator(rng, "kaiming_normal")
     std = leaky_relu_gain(negative_slope) / math.sqrt(fans(shape)[0])
     return (rng.standard_normal(shape) * std).astype(np.float32)
 
@@ -46,12 +53,14 @@ def kaiming_uniform(shape, rng: np.random.Generator, negative_slope: float = 0.0
     With ``negative_slope = sqrt(5)`` this is PyTorch's default for Conv2d and Linear weights,
     whose bound works out to 1 / sqrt(fan_in).
     """
+    _check_generator(rng, "kaiming_uniform")
     bound = leaky_relu_gain(negative_slope) * math.sqrt(3.0 / fans(shape)[0])
     return rng.uniform(-bound, bound, size=shape).astype(np.float32)
 
 
 def xavier_uniform(shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
     """Glorot-uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    _check_generator(rng, "xavier_uniform")
     fan_in, fan_out = fans(shape)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-bound, bound, size=shape).astype(np.float32)
@@ -59,6 +68,7 @@ def xavier_uniform(shape, rng: np.random.Generator, gain: float = 1.0) -> np.nda
 
 def xavier_normal(shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
     """Glorot-normal: N(0, gain² * 2 / (fan_in + fan_out))."""
+    _check_generator(rng, "xavier_normal")
     fan_in, fan_out = fans(shape)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     return (rng.standard_normal(shape) * std).astype(np.float32)
@@ -66,6 +76,7 @@ def xavier_normal(shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndar
 
 def uniform_bias(n: int, fan_in: int, rng: np.random.Generator) -> np.ndarray:
     """PyTorch's default bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    _check_generator(rng, "uniform_bias")
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     return rng.uniform(-bound, bound, size=n).astype(np.float32)
 

@@ -122,6 +122,8 @@ class Linear(Module):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._need_forward(self._cache)
+        weight, lead_shape = cache[1], cache[3]
+        self._check_dout(dout, lead_shape + (weight.shape[0],), weight.dtype)
         self._cache = None
         dx, dweight, dbias = linear_backward(dout, cache)
         self.weight.grad += dweight

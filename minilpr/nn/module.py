@@ -68,6 +68,10 @@ class Module:
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
+        if name in self._parameters and not isinstance(value, Parameter) and value is not None:
+            # Silently replacing a Parameter would drop it from parameters() and the optimizer.
+            raise TypeError(f"cannot assign a {type(value).__name__} to parameter '{name}' of "
+                            f"{type(self).__name__}; assign to '{name}.data' instead")
         if isinstance(value, (Parameter, Module)) or name not in self._buffers:
             for registry in (self._parameters, self._buffers, self._modules):
                 registry.pop(name, None)
@@ -95,9 +99,27 @@ class Module:
 
     def _check_dtype(self, x: np.ndarray, expected: np.dtype) -> None:
         """Refuse a silent float32/float64 mix, which would upcast and slow everything down."""
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{type(self).__name__} needs a NumPy array, got {type(x).__name__}")
         if x.dtype != expected:
             raise TypeError(f"{type(self).__name__} got {x.dtype} input but computes in "
                             f"{np.dtype(expected)}; cast the input, or the module with .astype()")
+
+    def _check_dout(self, dout: np.ndarray, shape: tuple | None = None, dtype=None) -> None:
+        """Refuse an upstream gradient that does not fit the forward's output.
+
+        NumPy would otherwise broadcast a wrongly shaped ``dout`` into a silently wrong answer,
+        and a float64 ``dout`` would turn a whole float32 backward pass into float64.
+        """
+        name = f"{type(self).__name__}.backward"
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"{name} needs a NumPy array dout, got {type(dout).__name__}")
+        if shape is not None and dout.shape != tuple(shape):
+            raise ValueError(f"{name}: dout has shape {dout.shape} but the forward's output "
+                             f"had shape {tuple(shape)}")
+        if dtype is not None and dout.dtype != dtype:
+            raise TypeError(f"{name}: dout is {dout.dtype} but the layer computes in "
+                            f"{np.dtype(dtype)}; cast dout")
 
     def _need_forward(self, cache):
         """Return ``cache``, or raise the one-line error a backward-before-forward deserves."""

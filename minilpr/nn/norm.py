@@ -25,6 +25,9 @@ from minilpr.nn.module import Module, Parameter
 
 
 def _check_input(x: np.ndarray, num_features: int | None = None) -> None:
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"BatchNorm2d expects a floating-point ndarray, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
     if x.ndim != 4:
         raise ValueError(f"BatchNorm2d expects an (N, C, H, W) input, got shape {x.shape}")
     if num_features is not None and x.shape[1] != num_features:
@@ -119,6 +122,12 @@ def batchnorm2d_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarr
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     M = N * H * W
+    # The kernels index these by channel without bounds checks: a wrong length must stop here.
+    for name, a in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if a is not None and np.shape(a) != (C,):
+            raise ValueError(f"batchnorm2d: {name} has shape {np.shape(a)}, expected ({C},) "
+                             f"for an input of shape {x.shape}")
     if training:
         if M == 1:
             raise ValueError(f"BatchNorm2d in training needs more than 1 value per channel, "
@@ -159,6 +168,9 @@ def batchnorm2d_backward(dout: np.ndarray, cache: tuple):
     dweight, dbias : (C,), or None when the forward had no affine part
     """
     xhat, inv_std, weight, training = cache
+    if np.shape(dout) != xhat.shape:
+        raise ValueError(f"batchnorm2d_backward: dout has shape {np.shape(dout)}, expected "
+                         f"{xhat.shape}")
     dout = np.ascontiguousarray(dout)
     N, C, H, W = dout.shape
     sum_dout, sum_dout_xhat = channel_grad_sums(dout, xhat)
@@ -273,6 +285,7 @@ class BatchNorm2d(Module):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._need_forward(self._cache)
+        self._check_dout(dout, cache[0].shape, self.running_mean.dtype)
         self._cache = None
         dx, dweight, dbias = batchnorm2d_backward(dout, cache)
         if self.affine:

@@ -186,6 +186,7 @@ class MaxPool2d(Module):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout : (N, C, H_out, W_out) -> dx : (N, C, H, W)``."""
         cache = self._need_forward(self._cache)
+        self._check_dout(dout, cache[0].shape)
         self._cache = None
         return maxpool2d_backward(dout, cache)
 

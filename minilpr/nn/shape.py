@@ -95,11 +95,12 @@ class Add(Module):
             raise ValueError(f"Add needs inputs of the same shape, got {a.shape} and {b.shape}")
         if a.dtype != b.dtype:
             raise TypeError(f"Add needs inputs of the same dtype, got {a.dtype} and {b.dtype}")
-        self._cache = True
+        self._cache = a.shape
         return a + b
 
     def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self._need_forward(self._cache)
+        shape = self._need_forward(self._cache)
+        self._check_dout(dout, shape)
         self._cache = None
         # d(a + b)/da = d(a + b)/db = 1: both inputs receive the output gradient unchanged.
         return dout, dout
@@ -131,11 +132,13 @@ class Concat(Module):
                 raise ValueError(f"Concat along dim {self.dim} needs the other axes to agree, "
                                  f"got shapes {[x.shape for x in xs]}")
         sizes = [x.shape[axis] for x in xs]
-        self._cache = (axis, sizes)
-        return np.concatenate(xs, axis=axis)
+        out = np.concatenate(xs, axis=axis)
+        self._cache = (axis, sizes, out.shape)
+        return out
 
     def backward(self, dout: np.ndarray) -> tuple[np.ndarray, ...]:
-        axis, sizes = self._need_forward(self._cache)
+        axis, sizes, out_shape = self._need_forward(self._cache)
+        self._check_dout(dout, out_shape)
         self._cache = None
         bounds = np.cumsum([0] + sizes)
         index = [slice(None)] * dout.ndim
@@ -169,11 +172,13 @@ class Upsample(Module):
         self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = upsample_nearest_forward(x, self.scale_factor)
+        out, cache = upsample_nearest_forward(x, self.scale_factor)
+        self._cache = (cache, out.shape)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._need_forward(self._cache)
+        cache, out_shape = self._need_forward(self._cache)
+        self._check_dout(dout, out_shape)
         self._cache = None
         return upsample_nearest_backward(dout, cache)
 
@@ -200,12 +205,14 @@ class Flatten(Module):
                 and start <= end):
             raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) does "
                              f"not fit an input of shape {x.shape}")
-        self._cache = x.shape
         merged = math.prod(x.shape[start:end + 1])
-        return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])  # start..end merged
+        out = x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])  # start..end merged
+        self._cache = (x.shape, out.shape)
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        shape = self._need_forward(self._cache)
+        shape, out_shape = self._need_forward(self._cache)
+        self._check_dout(dout, out_shape)
         self._cache = None
         return dout.reshape(shape)
 

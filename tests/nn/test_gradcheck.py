@@ -128,3 +128,15 @@ def test_nested_outputs_get_nested_upstream_gradients(rng):
         return 2 * d_double + 2 * x * d_square + 3 * d_triple
 
     assert gradcheck(FunctionPair(forward, backward), rng.standard_normal((2, 3)))["x"] < 1e-9
+
+
+def test_a_nan_gradient_fails_instead_of_being_skipped(rng):
+    # A forward that returns NaN makes every numeric entry NaN: that must read as a failure,
+    # not as "no entries checked".
+    pair = FunctionPair(lambda x: (x * np.nan, x), lambda dout, x: dout * 0.0)
+    errors = gradcheck(pair, rng.standard_normal(4))
+    assert not errors["x"] < 1e-6
+    with pytest.raises(AssertionError, match="x: nan"):
+        assert_gradcheck(pair, rng.standard_normal(4))
+    pair = FunctionPair(lambda x: (2 * x, x), lambda dout, x: dout * np.nan)
+    assert not gradcheck(pair, rng.standard_normal(4), max_elements=2)["x"] < 1e-6

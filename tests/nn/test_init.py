@@ -93,3 +93,9 @@ def test_default_rng():
     assert default_rng(rng) is rng
     assert default_rng(7).random() == np.random.default_rng(7).random()
     assert default_rng(None).random() == np.random.default_rng(0).random()
+
+
+@pytest.mark.parametrize("init", [kaiming_normal, kaiming_uniform, xavier_uniform, xavier_normal])
+def test_a_seed_instead_of_a_generator_is_a_clear_error(init):
+    with pytest.raises(TypeError, match=f"{init.__name__} needs a numpy.random.Generator .*, got int"):
+        init((4, 3), 0)

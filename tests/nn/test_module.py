@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from minilpr.nn import Module, Parameter, Sequential
+from minilpr.nn import (Add, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, LeakyReLU, Linear,
+                        LogSoftmax, MaxPool2d, Module, Parameter, Sequential, Upsample)
 
 
 class Scale(Module):
@@ -109,3 +110,99 @@ def test_sequential_backward_runs_in_reverse():
 def test_parameter_refuses_integer_data():
     with pytest.raises(TypeError, match="floating-point"):
         Parameter(np.arange(3))
+
+
+def every_layer():
+    """Each layer of the library with a maker of small float32 inputs for it."""
+    def images(seed, shape=(2, 2, 6, 5)):
+        return (np.random.default_rng(seed).standard_normal(shape).astype(np.float32),)
+
+    def pair(seed):
+        return images(seed) + images(seed + 10)
+
+    return {
+        "Conv2d": (lambda: Conv2d(2, 3, 3, stride=(2, 1), padding=1, rng=0), images),
+        "MaxPool2d": (lambda: MaxPool2d(3, stride=(2, 1), padding=1), images),
+        "BatchNorm2d": (lambda: BatchNorm2d(2), images),
+        "LeakyReLU": (lambda: LeakyReLU(0.1), images),
+        "Linear": (lambda: Linear(5, 3, rng=0), images),
+        "Dropout": (lambda: Dropout(0.5, rng=0), images),
+        "LogSoftmax": (lambda: LogSoftmax(dim=1), images),
+        "Add": (Add, pair),
+        "Concat": (Concat, pair),
+        "Upsample": (lambda: Upsample((2, 3)), images),
+        "Flatten": (Flatten, images),
+        "Sequential": (lambda: Sequential(Conv2d(2, 4, 3, padding=1, rng=0), BatchNorm2d(4),
+                                          LeakyReLU(), MaxPool2d(2), Flatten(),
+                                          Linear(4 * 3 * 2, 3, rng=1)), images),
+    }
+
+
+LAYERS = every_layer()
+
+
+def as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_no_call_overwrites_an_earlier_result_or_its_arguments(name):
+    """Buffers reused between calls (the convolution's workspace) must never back an array
+    handed to the caller, and no layer may write into its input or into dout."""
+    make, inputs = LAYERS[name]
+    layer, rng = make(), np.random.default_rng(0)
+    x1 = inputs(1)
+    x1_saved = [a.copy() for a in x1]
+    out1 = layer(*x1)
+    out1_saved = out1.copy()
+    dout1 = rng.standard_normal(out1.shape).astype(np.float32)
+    dout1_saved = dout1.copy()
+    dx1 = as_tuple(layer.backward(dout1))
+    dx1_saved = [d.copy() for d in dx1]
+    out2 = layer(*inputs(2))
+    layer.backward(rng.standard_normal(out2.shape).astype(np.float32))
+    np.testing.assert_array_equal(out1, out1_saved)
+    for d, saved in zip(dx1, dx1_saved):
+        np.testing.assert_array_equal(d, saved)
+    for a, saved in zip(x1, x1_saved):
+        np.testing.assert_array_equal(a, saved)
+    np.testing.assert_array_equal(dout1, dout1_saved)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_backward_refuses_a_dout_of_the_wrong_shape(name):
+    # NumPy would broadcast a (1, ...) gradient against a (2, ...) output without a word.
+    make, inputs = LAYERS[name]
+    layer = make()
+    out = layer(*inputs(0))
+    dout = np.ones((1,) + out.shape[1:], np.float32)
+    with pytest.raises(ValueError, match="dout has shape"):
+        layer.backward(dout)
+
+
+@pytest.mark.parametrize("name", ["Conv2d", "BatchNorm2d", "Linear"])
+def test_backward_refuses_a_float64_dout_in_a_float32_layer(name):
+    make, inputs = LAYERS[name]
+    layer = make()
+    out = layer(*inputs(0))
+    with pytest.raises(TypeError, match=f"{name}.backward: dout is float64"):
+        layer.backward(np.ones(out.shape))
+
+
+def test_non_arrays_get_a_one_line_type_error():
+    with pytest.raises(TypeError, match="Linear needs a NumPy array, got list"):
+        Linear(2, 1)([[1.0, 2.0]])
+    with pytest.raises(TypeError, match="BatchNorm2d expects a floating-point ndarray"):
+        BatchNorm2d(1)(np.ones((2, 1, 2, 2), np.int64))
+    layer = LeakyReLU()
+    layer(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="needs a NumPy array dout, got float"):
+        layer.backward(1.0)
+
+
+def test_assigning_an_array_to_a_parameter_is_refused():
+    layer = Scale(2)
+    with pytest.raises(TypeError, match="cannot assign a ndarray to parameter 'weight' of Scale"):
+        layer.weight = np.zeros(2, np.float32)
+    layer.weight.data = np.full(2, 3.0, np.float32)  # the way to replace the values
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
