@@ -14,6 +14,10 @@ differentiable with respect to *where* it samples. The last layer starts at the 
 transform (zero weights, bias ``[1, 0, 0, 0, 1, 0]``), so a fresh STN passes the plate through
 untouched and training starts from "do nothing" rather than from a random warp.
 
+Choosing the localisation net: `TABLE4` (the default, the patent's table read literally),
+`HALF` (the same layers on the gray plate at half size) or `COMPACT` (a pool after every
+convolution) — pass the config, or its name, ``SpatialTransformer("half")``.
+
 The helpers at the end build known warps (`tilt_theta`, `warp`, `invert_theta`), which make
 tilted test cases and the lesson's gallery; plots live in `minilpr.models.stn_viz`.
 """
@@ -38,7 +42,8 @@ from minilpr.nn.spatial import (affine_grid, affine_grid_backward, affine_grid_f
 
 IDENTITY_THETA = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
-# ITU-R BT.601 luma weights for R, G, B (what OpenCV's RGB2GRAY uses).
+# ITU-R BT.601 luma weights for R, G, B (what OpenCV's RGB2GRAY uses). Channels are in RGB
+# order, as minilpr.data makes them; an image read with cv2.imread is BGR and must be flipped.
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 
@@ -61,7 +66,8 @@ class LocalisationConfig:
     hidden : int
         Units of the first fully connected layer.
     dropout : float
-        Drop probability before the last layer (Table 4 gives none; 0.5 is PyTorch's default).
+        Drop probability before the last layer (Table 4 lists the layer but not its rate; 0.5
+        is PyTorch's default).
     negative_slope : float
         Of every leaky ReLU.
     """
@@ -108,6 +114,12 @@ TABLE4 = LocalisationConfig()
 COMPACT = LocalisationConfig(pool_after=(0, 1, 2))
 # Table 4's layers on the gray plate at half size, 16 × 110: a quarter of the work.
 HALF = LocalisationConfig(in_size=(16, 110))
+# The presets by name, for configuration files: ``SpatialTransformer("compact")``.
+CONFIGS = {"table4": TABLE4, "half": HALF, "compact": COMPACT}
+
+# Train the localisation net at this fraction of the recogniser's learning rate: a small change
+# of theta moves every output pixel, so theta is far more sensitive than an ordinary weight.
+LOCALISATION_LR_SCALE = 0.1
 
 
 class LocalisationNet(Module):
@@ -184,9 +196,10 @@ class SpatialTransformer(Module):
 
     Parameters
     ----------
-    config : LocalisationConfig
-        The localisation net's sizes (default: Table 4). An input of another size than
-        ``config.in_size`` is resized (gray, bilinear) before the net sees it.
+    config : LocalisationConfig or str
+        The localisation net's sizes: `TABLE4` (default), `HALF`, `COMPACT`, their names
+        ``"table4"``, ``"half"``, ``"compact"``, or any `LocalisationConfig`. An input of
+        another size than ``config.in_size`` is resized (gray, bilinear) before the net sees it.
     in_channels : int
         1 (gray) or 3 (RGB).
     out_size : (H_out, W_out) or None
@@ -204,11 +217,26 @@ class SpatialTransformer(Module):
         The matrices of the last forward, for inspection (the lesson draws them).
     grid : (N, H_out, W_out, 2) ndarray or None
         The sampling grid of the last forward.
+
+    Notes
+    -----
+    Training: ``backward(dout)`` returns ``dx : (N, C, H, W)`` and accumulates into every
+    parameter's ``.grad``. Give the STN its own optimizer at `LOCALISATION_LR_SCALE` (0.1)
+    times the recogniser's learning rate, and leave it unstepped (frozen at the identity) for
+    the recogniser's first epochs (lesson 07, section 7)::
+
+        stn_opt = Adam(stn.parameters(), lr=LOCALISATION_LR_SCALE * lr)
+        rec_opt = Adam(recogniser.parameters(), lr=lr)
     """
 
-    def __init__(self, config: LocalisationConfig = TABLE4, in_channels: int = 1,
+    def __init__(self, config: LocalisationConfig | str = TABLE4, in_channels: int = 1,
                  out_size: tuple[int, int] | None = None, align_corners: bool = False, rng=None):
         super().__init__()
+        if isinstance(config, str):
+            if config not in CONFIGS:
+                raise ValueError(f"SpatialTransformer: unknown config {config!r}; choose from "
+                                 f"{', '.join(CONFIGS)} or pass a LocalisationConfig")
+            config = CONFIGS[config]
         if in_channels not in (1, 3):
             raise ValueError(f"SpatialTransformer: in_channels must be 1 (gray) or 3 (RGB), "
                              f"got {in_channels}")
@@ -221,7 +249,11 @@ class SpatialTransformer(Module):
         self._cache = None
 
     def localise(self, x: np.ndarray) -> np.ndarray:
-        """``theta : (N, 2, 3)`` for a batch: where the STN would look, without warping."""
+        """``theta : (N, 2, 3)`` for a batch: where the STN would look, without warping.
+
+        A forward of the localisation net alone: in training mode its dropout is applied,
+        so call ``.eval()`` first for the theta that inference would use.
+        """
         self._check_input(x)
         return self.localisation.forward(self._fit(to_gray(x))[0])
 

@@ -1,10 +1,11 @@
-"""Pictures of a spatial transformer at work, and toy plates to try it on.
+"""Pictures of a spatial transformer at work.
 
 * `draw_grid`: the sampling grid of a ``theta`` drawn over the *input* — where each output
   pixel looks; the bright outline is the output image's border.
 * `show_pair` / `gallery`: inputs and corrected outputs side by side.
-* `toy_plates`: plate-like images (a light box with dark character strokes), a stand-in for
-  the synthetic plates of `minilpr.data` when a lesson or test wants something small.
+
+To make tilted inputs, warp a plate from `minilpr.data.synth` with `minilpr.models.stn.warp`
+and `tilt_theta` (lesson 07 does).
 """
 
 from __future__ import annotations
@@ -13,42 +14,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minilpr.nn.spatial import affine_grid, unnormalise
-
-
-def toy_plates(n: int, size=(32, 220), rng=None, blur: bool = True) -> np.ndarray:
-    """Plate-like images: a light box on black with dark vertical strokes of random widths.
-
-    Parameters
-    ----------
-    n : int
-    size : (H, W)
-    rng : numpy.random.Generator or int or None
-    blur : bool
-        Soften the edges with a 3×3 box filter, which widens the basin in which a loss on the
-        image is smooth in ``theta``.
-
-    Returns
-    -------
-    (n, 1, H, W) float32 in [0, 1]
-    """
-    rng = np.random.default_rng(rng)
-    H, W = size
-    x = np.zeros((n, 1, H, W), np.float32)
-    top, bottom, left, right = H // 5, H - H // 5, W // 10, W - W // 10
-    x[:, :, top:bottom, left:right] = 1
-    stroke_min, gap_min = max(1, W // 48), max(1, W // 32)
-    for i in range(n):
-        col = left + gap_min
-        while col < right - 2 * stroke_min:
-            width = int(rng.integers(stroke_min, 2 * stroke_min + 1))
-            height = int(rng.integers((bottom - top) // 2, bottom - top - 1))
-            start = top + int(rng.integers(1, bottom - top - height))
-            x[i, 0, start:start + height, col:col + width] = 0
-            col += width + int(rng.integers(gap_min, 3 * gap_min))
-    if blur:
-        padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-        x = sum(padded[:, :, i:i + H, j:j + W] for i in range(3) for j in range(3)) / 9
-    return x.astype(np.float32)
 
 
 def _as_picture(image: np.ndarray) -> tuple[np.ndarray, str | None]:

@@ -3,14 +3,53 @@
 import numpy as np
 import pytest
 
-from minilpr.models.stn import (COMPACT, IDENTITY_THETA, TABLE4, LocalisationConfig,
+from minilpr.models.stn import (COMPACT, HALF, IDENTITY_THETA, TABLE4, LocalisationConfig,
                                 LocalisationNet, SpatialTransformer, invert_theta, pixel_theta,
                                 tilt_theta, to_gray, warp)
-from minilpr.models.stn_viz import toy_plates
 from minilpr.nn import assert_gradcheck
 from minilpr.nn.optim import Adam
 from minilpr.nn.spatial import affine_grid_backward, grid_sample_backward, unnormalise
 from tests.conftest import GRAD_TOL
+
+
+def toy_plates(n: int, size=(32, 220), rng=None, blur: bool = True) -> np.ndarray:
+    """Plate-like images: a light box on black with dark vertical strokes of random widths.
+
+    A stand-in for `minilpr.data.synth` plates that is cheap at any size (even 5 × 9) and
+    keeps these tests independent of the data package.
+
+    Parameters
+    ----------
+    n : int
+    size : (H, W)
+    rng : numpy.random.Generator or int or None
+    blur : bool
+        Soften the edges with a 3×3 box filter, which widens the basin in which a loss on the
+        image is smooth in ``theta``.
+
+    Returns
+    -------
+    (n, 1, H, W) float32 in [0, 1]
+    """
+    rng = np.random.default_rng(rng)
+    H, W = size
+    x = np.zeros((n, 1, H, W), np.float32)
+    top, bottom, left, right = H // 5, H - H // 5, W // 10, W - W // 10
+    x[:, :, top:bottom, left:right] = 1
+    stroke_min, gap_min = max(1, W // 48), max(1, W // 32)
+    for i in range(n):
+        col = left + gap_min
+        while col < right - 2 * stroke_min:
+            width = int(rng.integers(stroke_min, 2 * stroke_min + 1))
+            height = int(rng.integers((bottom - top) // 2, bottom - top - 1))
+            start = top + int(rng.integers(1, bottom - top - height))
+            x[i, 0, start:start + height, col:col + width] = 0
+            col += width + int(rng.integers(gap_min, 3 * gap_min))
+    if blur:
+        padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        x = sum(padded[:, :, i:i + H, j:j + W] for i in range(3) for j in range(3)) / 9
+    return x.astype(np.float32)
+
 
 # Odd sizes, every kind of layer, a few hundred parameters: an end-to-end check in a second.
 TINY = LocalisationConfig(in_size=(5, 9), channels=(3, 4, 3), pool_after=(0,), hidden=4,
@@ -76,6 +115,50 @@ def test_a_fresh_stn_is_the_identity_at_plate_size(rng, in_channels):
     np.testing.assert_allclose(out, x, rtol=0, atol=1e-4)
     dx = stn.backward(np.ones_like(out))
     assert dx.shape == x.shape
+
+
+@pytest.mark.parametrize("config", ["table4", "half", "compact"])
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_every_preset_runs_at_the_recogniser_size(rng, config, in_channels):
+    """forward (N, C, 32, 220) -> same size; backward -> dx and every parameter's grad."""
+    stn = SpatialTransformer(config, in_channels=in_channels, rng=0)
+    assert stn.localisation.config is {"table4": TABLE4, "half": HALF, "compact": COMPACT}[config]
+    last = stn.localisation.regressor[-1]
+    last.weight.data[...] = 0.01 * rng.standard_normal(last.weight.shape).astype(np.float32)
+    x = rng.uniform(0, 1, (2, in_channels, 32, 220)).astype(np.float32)
+    x_before = x.copy()
+    out = stn.forward(x)
+    assert out.shape == x.shape and out.dtype == np.float32 and stn.theta.shape == (2, 2, 3)
+    dx = stn.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert dx.shape == x.shape and dx.dtype == np.float32
+    np.testing.assert_array_equal(x, x_before)
+    for name, p in stn.named_parameters():
+        assert p.grad.dtype == np.float32 and np.any(p.grad != 0), name
+
+
+def test_backward_accumulates_into_the_parameter_grads(rng):
+    stn = tiny_stn().astype(np.float64).eval()
+    x = rng.uniform(0, 1, (2, 1, 5, 9))
+    dout = rng.standard_normal(x.shape)
+    stn.zero_grad()
+    stn.forward(x)
+    dx = stn.backward(dout)
+    once = {name: p.grad.copy() for name, p in stn.named_parameters()}
+    stn.forward(x)
+    np.testing.assert_allclose(stn.backward(dout), dx)
+    for name, p in stn.named_parameters():
+        np.testing.assert_allclose(p.grad, 2 * once[name], err_msg=name)
+
+
+def test_theta_and_grid_of_one_forward_survive_the_next(rng):
+    stn = tiny_stn().astype(np.float64).eval()
+    stn.forward(rng.uniform(0, 1, (2, 1, 5, 9)))
+    theta, grid = stn.theta, stn.grid
+    kept = theta.copy(), grid.copy()
+    stn.forward(rng.uniform(0, 1, (2, 1, 5, 9)))
+    assert not np.allclose(stn.theta, kept[0])
+    np.testing.assert_array_equal(theta, kept[0])
+    np.testing.assert_array_equal(grid, kept[1])
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
@@ -207,6 +290,8 @@ def test_bad_inputs_are_refused(rng):
         stn.backward(np.zeros((1, 1, 5, 9), np.float32))
     with pytest.raises(ValueError, match="in_channels must be 1"):
         SpatialTransformer(TINY, in_channels=2)
+    with pytest.raises(ValueError, match="unknown config 'table5'"):
+        SpatialTransformer("table5")
     with pytest.raises(ValueError, match="pool_after"):
         LocalisationConfig(pool_after=(3,))
     with pytest.raises(ValueError, match="to nothing"):

@@ -207,6 +207,64 @@ def test_kernels_match_the_numpy_reference(align_corners, shape):
     assert dx.dtype == dgrid.dtype == np.float32
 
 
+@pytest.mark.kernel
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_kernels_match_the_reference_on_pixel_centres_and_edges(align_corners):
+    """Points exactly on the kinks: every pixel centre (the last one too) and every edge.
+
+    The kernel and the reference must take the same side of each kink, and a point on the
+    last pixel's centre must read that pixel whole (its right/lower neighbour is padding).
+    """
+    H, W = 4, 6
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 2, H, W)).astype(np.float32)
+    us = np.arange(-3, 2 * W + 2) / 2  # half-pixel steps, 1.5 pixels beyond each side
+    vs = np.arange(-3, 2 * H + 2) / 2
+    gx, gy = np.meshgrid(normalise(us, W, align_corners), normalise(vs, H, align_corners))
+    grid = np.stack([gx, gy], axis=-1)[None].astype(np.float32)  # (1, 2H + 5, 2W + 5, 2)
+    out, cache = grid_sample_forward(x, grid, align_corners)
+    np.testing.assert_allclose(out, grid_sample_reference(x, grid, align_corners),
+                               rtol=1e-5, atol=1e-6)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx, dgrid = grid_sample_backward(dout, cache)
+    ref_dx, ref_dgrid = grid_sample_backward_reference(dout, x, grid, align_corners)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dgrid, ref_dgrid, rtol=1e-5, atol=1e-5)
+    centres = out[..., 3::2, 3::2][..., :H, :W]  # rows/cols where u, v are 0, 1, ..., W - 1
+    np.testing.assert_allclose(centres, x, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_last_pixel_and_the_border(align_corners):
+    """On the last centre: the pixel itself; a step right of it: fading to 0 over one pixel."""
+    x = np.array([[[[1.0, 2.0, 4.0]]]])  # (1, 1, 1, 3)
+    W = 3
+    pixels = np.array([2.0, 2.5, 3.0, -0.5, -1.0])
+    grid = np.stack([normalise(pixels, W, align_corners), np.zeros(5)], axis=-1)[None, None]
+    out, cache = grid_sample_forward(x, grid, align_corners)
+    np.testing.assert_allclose(out[0, 0, 0], [4.0, 2.0, 0.0, 0.5, 0.0], atol=1e-12)
+    _, dgrid = grid_sample_backward(np.ones_like(out), cache)
+    # d out / d u, per pixel: at u = 2 the right-hand slope runs into the zero padding.
+    scale = W / 2 if not align_corners else (W - 1) / 2
+    np.testing.assert_allclose(dgrid[0, 0, :, 0] / scale, [-4.0, -4.0, 0.0, 1.0, 1.0],
+                               atol=1e-12)
+
+
+def test_nothing_is_modified_in_place(rng):
+    x = rng.standard_normal((2, 2, 4, 5))
+    theta = IDENTITY + 0.2 * rng.standard_normal((2, 2, 3))
+    copies = [a.copy() for a in (x, theta)]
+    grid, grid_cache = affine_grid_forward(theta, (2, 2, 3, 4))
+    grid_copy = grid.copy()
+    out, cache = grid_sample_forward(x, grid)
+    dout = rng.standard_normal(out.shape)
+    dout_copy = dout.copy()
+    dx, dgrid = grid_sample_backward(dout, cache)
+    affine_grid_backward(dgrid, grid_cache)
+    for a, b in zip((x, theta, grid, dout), (*copies, grid_copy, dout_copy)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_bad_inputs_are_refused(rng):
     x = rng.standard_normal((2, 1, 4, 4))
     grid = affine_grid(np.tile(IDENTITY, (2, 1, 1)), x.shape)
