@@ -14,7 +14,12 @@ settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True
 # Without JIT the kernels run as Python loops (tests/test_nojit.py): a few examples suffice.
 settings.register_profile("nojit", max_examples=5, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
-if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+# Many more examples, for hunting rare failures by hand: HYPOTHESIS_PROFILE=stress pytest ...
+settings.register_profile("stress", max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+elif os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
     settings.load_profile("nojit")
 else:
     settings.load_profile("ci" if os.environ.get("CI") else "default")
