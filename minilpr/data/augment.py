@@ -12,8 +12,10 @@ The order follows the light from the plate to the file:
    axis-aligned box a detector would cut around the plate, with jittered margins, resized to the
    output size (``sample_geometry``);
 3. light: brightness / contrast / gamma, low light, shadow;
-4. optics and sensor: lost resolution, motion blur, Gaussian blur, noise;
-5. the file: JPEG compression.
+4. optics and sensor: motion blur, Gaussian blur, noise;
+5. the camera's file: JPEG compression;
+6. the crop's storage: lost resolution (shrunk and grown back), which also smooths the noise
+   and the JPEG blocks, as in real crops cut from a photo and stored small (94 × 24).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 
 EFFECTS = ("dirt", "occlusion", "tilt", "perspective", "crop", "shadow", "light", "low_light",
-           "downscale", "motion_blur", "gaussian_blur", "noise", "jpeg")
+           "motion_blur", "gaussian_blur", "noise", "jpeg", "downscale")
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,11 @@ class AugmentConfig:
     max_pitch_deg: float = 30.0
     camera_distance: float = 3.0     # pinhole camera distance, in plate widths
     p_crop: float = 1.0
-    margin_x: tuple[float, float] = (-0.02, 0.08)   # per side, fraction of the box width
-    margin_y: tuple[float, float] = (-0.04, 0.15)   # per side, fraction of the box height
+    # Crop margins, per side, as a fraction of the plate's box. Negative cuts into the plate:
+    # real crops (CCPD boxes resized to 94 × 24) are tight and often cut the plate's top or
+    # bottom edge, so the characters fill about 0.7 of the crop height (0.64 on an uncut plate).
+    margin_x: tuple[float, float] = (-0.02, 0.05)   # per side, fraction of the box width
+    margin_y: tuple[float, float] = (-0.12, 0.04)   # per side, fraction of the box height
     p_dirt: float = 0.25
     dirt_spots: tuple[int, int] = (1, 6)
     dirt_opacity: tuple[float, float] = (0.15, 0.55)
@@ -61,12 +66,15 @@ class AugmentConfig:
     contrast: tuple[float, float] = (0.6, 1.2)            # multiplied around mid-grey
     gamma: tuple[float, float] = (0.7, 1.5)
     p_low_light: float = 0.08
-    low_light_gain: tuple[float, float] = (0.15, 0.45)    # image scaled by this, noise doubled
-    p_downscale: float = 0.5
-    downscale: tuple[float, float] = (1.2, 3.0)           # shrink factor before growing back
+    low_light_gain: tuple[float, float] = (0.25, 0.5)     # image scaled by this, noise doubled
+    p_downscale: float = 0.6
+    downscale: tuple[float, float] = (1.2, 2.8)           # horizontal shrink before growing back
+    # the vertical shrink's excess over 1, as a fraction of the horizontal one's: a 94 × 24 crop
+    # resized to 220 × 32 lost 2.3× across but only 1.3× down (ratio 0.25)
+    downscale_y_ratio: tuple[float, float] = (0.2, 1.0)
     p_motion_blur: float = 0.15
     motion_length: tuple[int, int] = (3, 7)               # pixels
-    p_gaussian_blur: float = 0.4
+    p_gaussian_blur: float = 0.2
     blur_sigma: tuple[float, float] = (0.3, 1.0)          # pixels
     p_noise: float = 0.7
     noise_sigma: tuple[float, float] = (2.0, 10.0)        # on 0..255
@@ -243,10 +251,16 @@ def light_table(rng: np.random.Generator, cfg: AugmentConfig, light: bool,
 
 
 def downscale(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
-    """Lose resolution: shrink by a random factor and grow back (a far-away plate)."""
+    """Lose resolution: shrink and grow back (a far-away plate, a small stored crop).
+
+    The horizontal factor ``fx`` is drawn from ``cfg.downscale``; the vertical one is
+    ``1 + (fx - 1) * r`` with ``r`` from ``cfg.downscale_y_ratio``, because crops are often stored
+    wider than tall (94 × 24) and stretched to 220 × 32, which loses more across than down.
+    """
     h, w = img.shape[:2]
-    f = rng.uniform(*cfg.downscale)
-    small = cv2.resize(img, (max(2, round(w / f)), max(2, round(h / f))),
+    fx = rng.uniform(*cfg.downscale)
+    fy = 1.0 + (fx - 1.0) * rng.uniform(*cfg.downscale_y_ratio)
+    small = cv2.resize(img, (max(2, round(w / fx)), max(2, round(h / fy))),
                        interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -309,7 +323,11 @@ class NoiseBank:
 
 def photometric(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
                 noise: NoiseBank) -> np.ndarray:
-    """Light, optics, sensor and file effects on a crop, in that order.
+    """Light, optics, sensor, file and storage effects on a crop, in that order.
+
+    The resolution is lost last: real crops are cut from a photo (already noisy and JPEG-coded)
+    and stored small, so their noise and blocks are shrunk with them. Lost resolution before
+    the noise would leave pixel-sharp noise that real crops at 32 × 220 do not have.
 
     Parameters
     ----------
@@ -330,8 +348,6 @@ def photometric(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
     out = img.astype(np.float32)
     if rng.random() < cfg.p_shadow:
         out = add_shadow(out, rng, cfg)
-    if rng.random() < cfg.p_downscale:
-        out = downscale(out, rng, cfg)
     if rng.random() < cfg.p_motion_blur:
         out = motion_blur(out, rng, cfg)
     if rng.random() < cfg.p_gaussian_blur:
@@ -342,4 +358,6 @@ def photometric(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
     out = np.clip(out + 0.5, 0, 255, out=out).astype(np.uint8)
     if rng.random() < cfg.p_jpeg:
         out = jpeg(out, rng, cfg)
+    if rng.random() < cfg.p_downscale:
+        out = downscale(out, rng, cfg)
     return out

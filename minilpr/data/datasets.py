@@ -63,7 +63,8 @@ def imread(path, grayscale: bool = False) -> np.ndarray:
     """
     path = Path(path)
     data = np.fromfile(str(path), dtype=np.uint8)
-    problem = _truncation_problem(data[-1024:].tobytes(), data.size, path.suffix.lower())
+    problem = _truncation_problem(data[:8].tobytes(), data[-1024:].tobytes(), data.size,
+                                  path.suffix.lower())
     if problem:
         raise ValueError(f"{path}: {problem}")
     image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR)
@@ -92,14 +93,19 @@ def imwrite(path, image: np.ndarray, jpeg_quality: int = 95) -> None:
     encoded.tofile(str(path))
 
 
-def _truncation_problem(tail: bytes, size: int, suffix: str) -> str | None:
-    """Why a file whose last bytes are ``tail`` is visibly cut short, or None.
+def _truncation_problem(head: bytes, tail: bytes, size: int, suffix: str) -> str | None:
+    """Why a file that starts with ``head`` and ends with ``tail`` is not a whole image, or None.
 
     OpenCV decodes a truncated JPEG without complaint (the missing rows come out grey), so the
-    end markers are checked by hand: a JPEG ends with FF D9, a PNG with its IEND chunk.
+    markers are checked by hand: a JPEG starts with FF D8 and ends with FF D9, a PNG starts with
+    its 8-byte signature and ends with its IEND chunk.
     """
     if size == 0:
         return "empty file"
+    if suffix in (".jpg", ".jpeg") and not head.startswith(b"\xff\xd8"):
+        return "not a JPEG file (no start-of-image marker)"
+    if suffix == ".png" and not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "not a PNG file (no PNG signature)"
     if suffix in (".jpg", ".jpeg") and b"\xff\xd9" not in tail:
         return "truncated JPEG (no end-of-image marker)"
     if suffix == ".png" and b"IEND" not in tail[-12:]:

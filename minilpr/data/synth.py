@@ -179,14 +179,25 @@ def _font():
     return ImageFont.truetype(str(cjk_font_path()), size=256)
 
 
+# Stroke thickening, as a dilation radius in fractions of the glyph height: 0 is Noto Sans CJK
+# Regular, 0.03 a bold plate. Real plates vary with the font revision, wear and the camera, so
+# the generator draws one per plate; the last one is the canonical plate's (rng=None).
+STROKE_WEIGHTS = (0.005, 0.015, 0.03)
+
+
 @lru_cache(maxsize=None)
-def glyph_master(char: str) -> np.ndarray:
+def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1]) -> np.ndarray:
     """The ink of ``char`` at font size 256, cropped to its bounding box and emboldened.
+
+    Parameters
+    ----------
+    weight : float
+        Dilation radius as a fraction of the glyph height (``STROKE_WEIGHTS``).
 
     Returns
     -------
     mask : (h, w) float32 in [0, 1]
-        Coverage (1 = ink), dilated by about 3 % of the glyph height: plate characters have
+        Coverage (1 = ink), dilated by ``weight`` times the glyph height: plate characters have
         heavier strokes than the font's regular weight.
     """
     from PIL import Image, ImageDraw
@@ -201,8 +212,7 @@ def glyph_master(char: str) -> np.ndarray:
     mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     if char == "1":
         mask = _cut_foot(mask)
-    cjk = char in PROVINCES or char in SPECIALS
-    radius = max(1, round(mask.shape[0] * (0.03 if cjk else 0.028)))
+    radius = max(1, round(mask.shape[0] * weight))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     mask = cv2.dilate(np.pad(mask, radius), kernel)
     return mask
@@ -225,7 +235,8 @@ def _cut_foot(mask: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def glyph_mask(char: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+def glyph_mask(char: str, width: int, height: int,
+               weight: float = STROKE_WEIGHTS[-1]) -> tuple[np.ndarray, np.ndarray]:
     """``char`` fitted into a ``height × width`` pixel slot, as the plate font places it.
 
     Every plate character has the same slot (45 × 90 mm). Chinese characters fill it; letters
@@ -238,10 +249,10 @@ def glyph_mask(char: str, width: int, height: int) -> tuple[np.ndarray, np.ndarr
     mask, inverse : (height, width) float32 in [0, 1], read-only (shared through the cache)
         The coverage and one minus it (the two weights of a blend).
     """
-    master = glyph_master(char)
+    master = glyph_master(char, weight)
     h, w = master.shape
     cjk = char in PROVINCES or char in SPECIALS
-    zero_h, zero_w = glyph_master("0").shape
+    zero_h, zero_w = glyph_master("0", weight).shape
     relative = (w / h) / (zero_w / zero_h)
     ink_width = width if cjk else max(1, min(width, round(width * relative)))
     fitted = cv2.resize(master, (ink_width, height), interpolation=cv2.INTER_AREA)
@@ -336,8 +347,8 @@ def render_plate(text: str, kind: str | None = None, rng: np.random.Generator | 
     kind : {"blue", "yellow", "green", "white", "black"}, optional
         The plate colour; by default the one the number implies (``default_kind``).
     rng : numpy.random.Generator, optional
-        When given, the plate varies a little: paint colour and fading, rivets (present or not,
-        where), sub-millimetre character offsets. None draws the canonical plate.
+        When given, the plate varies a little: paint colour and fading, stroke weight, rivets
+        (present or not, where), sub-millimetre character offsets. None draws the canonical plate.
     px_per_mm : float or (float, float)
         Pixels per millimetre, or (horizontal, vertical) for an anisotropic rendering.
     rows : {1, 2}
@@ -386,9 +397,11 @@ def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, s
     boxes = (boxes_mm * [sx, sy, sx, sy]).astype(np.float32)
     slots = _slot_sizes(layout, sx, sy)
     text_ink = _ink(STYLES[style].text, rng, gray)
+    weights = STROKE_WEIGHTS
+    weight = weights[-1] if rng is None else weights[rng.integers(len(weights))]
     for char, (x0, y0, _, _), (slot_w, slot_h) in zip(text, boxes.tolist(), slots):
         x, y = max(0, round(x0)), max(0, round(y0))
-        mask, inverse = glyph_mask(char, slot_w, slot_h)
+        mask, inverse = glyph_mask(char, slot_w, slot_h, weight)
         region = img[y:y + slot_h, x:x + slot_w]
         h, w = region.shape[:2]
         color = _ink(POLICE_RED, rng, gray) if char == "警" else text_ink

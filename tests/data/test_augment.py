@@ -124,6 +124,16 @@ def test_blurs_keep_the_mean_and_shape():
         assert abs(out.mean() - img.mean()) < 2 and out.std() < img.std()
 
 
+def test_downscale_loses_less_vertically_than_horizontally():
+    rng = np.random.default_rng(8)
+    across = np.tile(rng.uniform(0, 255, (1, 220)), (32, 1)).astype(np.float32)  # (32, 220)
+    down = np.ascontiguousarray(across[:, :32].T)                                 # (32, 32)
+    down = np.tile(down, (1, 7))[:, :220]     # the same detail, varying down the rows only
+    cfg = replace(AugmentConfig(), downscale=(3.0, 3.0), downscale_y_ratio=(0.0, 0.0))
+    np.testing.assert_allclose(aug.downscale(down, rng, cfg), down, atol=1e-3)  # rows untouched
+    assert aug.downscale(across, rng, cfg).std() < 0.8 * across.std()          # columns blurred
+
+
 def test_jpeg_round_trip():
     rng = np.random.default_rng(6)
     img = (rng.uniform(0, 1, (32, 220, 3)) * 255).astype(np.uint8)

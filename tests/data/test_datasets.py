@@ -194,6 +194,7 @@ def test_crop_folder_reads_good_files_and_reports_bad_ones(tmp_path):
     messages = [str(w.message) for w in record]
     assert all(any(name in m for m in messages) for name in bad_files)
     assert any("truncated JPEG" in m for m in messages) and any("empty" in m for m in messages)
+    assert any("沪B12345.jpg: not a JPEG" in m for m in messages)
     assert "skipped 7 of 10 files (4 bad labels, 3 unreadable)" in messages[-1]
     assert folder.summary() == messages[-1]
     assert len(folder.skipped) == 7

@@ -95,6 +95,20 @@ def test_default_size_and_several_plates():
     assert scene.corners.shape == (len(scene.plates), 4, 2)
 
 
+def test_lone_plates_cover_ccpd_sizes_and_are_mostly_frontal():
+    # CCPD (720 × 1160 photos): plate box 0.17-0.44 of the image width and 2.0-3.3 times as wide
+    # as tall (10th-90th percentile); a frontal plate box is 3.1
+    config = SceneConfig(height=208, width=208, max_plates=1, distractors=(0, 0))
+    widths, aspects = [], []
+    for seed in range(40):
+        (plate,) = render_scene(np.random.default_rng(seed), config).plates
+        x1, y1, x2, y2 = plate.box
+        widths.append((x2 - x1) / config.width)
+        aspects.append((x2 - x1) / (y2 - y1))
+    assert np.percentile(widths, 10) < 0.2 and np.percentile(widths, 90) > 0.44
+    assert 2.6 < np.median(aspects) < 3.1
+
+
 def test_kind_weights_choose_the_plates():
     config = SceneConfig(height=128, width=160, kind_weights={"green": 1.0})
     for seed in range(3):

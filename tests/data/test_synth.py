@@ -1,17 +1,21 @@
 """The plate font, the renderer and the generator: glyphs, proportions, layouts, determinism."""
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
 from minilpr.data.charset import CHARS, BLANK, is_valid_plate, plate_type
 from minilpr.data.fonts import cjk_font_path, missing_glyphs
-from minilpr.data.synth import (NEW_ENERGY, SINGLE_ROW, PlateGenerator, default_kind,
-                                glyph_mask, glyph_master, render_plate)
+from minilpr.data.synth import (NEW_ENERGY, SINGLE_ROW, STROKE_WEIGHTS, PlateGenerator,
+                                default_kind, glyph_mask, glyph_master, render_plate)
 
 from tests.data.test_charset import valid_plates
 
 PLATE_CHARS = [c for i, c in enumerate(CHARS) if i != BLANK]
+REAL_CROPS = Path("/work/shared/data/real/lprnet-crops-dev")
 
 
 def test_font_ships_with_mplfonts_and_has_every_glyph():
@@ -46,6 +50,56 @@ def test_narrow_one_keeps_its_width_and_has_no_foot():
     bottom = (mask[-3:] > 0.5).sum(axis=1)
     middle = (mask[45] > 0.5).sum()
     assert np.all(bottom <= middle + 1)
+
+
+@pytest.mark.parametrize("char", ["京", "A", "8", "1"])
+def test_stroke_weights_thicken_the_ink_inside_the_slot(char):
+    ink = [glyph_mask(char, 45, 90, weight)[0].mean() for weight in STROKE_WEIGHTS]
+    assert np.all(np.diff(ink) > 0.01), ink
+    assert glyph_mask(char, 45, 90)[0].mean() == ink[-1]     # the canonical plate is the boldest
+
+
+def _sharpness(gray: np.ndarray) -> float:
+    """Laplacian std over grey std: edge sharpness, independent of contrast."""
+    return float(cv2.Laplacian(gray.astype(np.float32), cv2.CV_32F).std() / max(gray.std(), 1.0))
+
+
+def _noise(gray: np.ndarray) -> float:
+    """Immerkaer's estimate of the pixel noise's standard deviation (grey levels)."""
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    residual = cv2.filter2D(gray.astype(np.float32), -1, kernel)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) * np.abs(residual).mean() / 6)
+
+
+def _character_height(gray: np.ndarray) -> float:
+    """Fraction of the crop's rows where Otsu ink covers 12-70 % of characters 3-7's columns."""
+    _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5:
+        ink = 1 - ink                         # the characters are the minority class
+    profile = ink[:, int(0.3 * gray.shape[1]):int(0.95 * gray.shape[1])].mean(axis=1)
+    rows = np.nonzero((profile > 0.12) & (profile < 0.7))[0]
+    return (rows.max() - rows.min() + 1) / gray.shape[0] if rows.size else np.nan
+
+
+@pytest.mark.skipif(not REAL_CROPS.is_dir(), reason="no real crops here")
+def test_blue_crops_resemble_the_real_development_crops():
+    real = [cv2.resize(cv2.imdecode(np.fromfile(str(p), np.uint8), cv2.IMREAD_GRAYSCALE),
+                       (220, 32), interpolation=cv2.INTER_LINEAR)
+            for p in sorted(REAL_CROPS.glob("*.jpg"))]
+    generator = PlateGenerator(seed=1, kinds={"blue": 1.0})
+    synthetic = [generator.sample().image for _ in range(400)]
+    # (measure, its resolution: character height is counted in rows of 32)
+    for measure, step in ((_sharpness, 0.0), (_character_height, 1 / 32)):
+        r = np.array([measure(g) for g in real])
+        s = np.array([measure(g) for g in synthetic])
+        # the centre is realistic and the synthetic spread covers the real one
+        assert abs(np.nanmedian(s) - np.nanmedian(r)) < 0.15 * np.nanmedian(r), measure.__name__
+        assert np.nanpercentile(s, 5) <= np.nanpercentile(r, 10) + step, measure.__name__
+        assert np.nanpercentile(s, 95) >= np.nanpercentile(r, 90) - step, measure.__name__
+    assert np.percentile([_sharpness(g) for g in synthetic], 90) < 1.5 * np.percentile(
+        [_sharpness(g) for g in real], 90)    # few crops far sharper than any real one
+    # real crops were stored small, which smooths the camera's noise: so must most synthetic ones
+    assert np.median([_noise(g) for g in synthetic]) < 2 * np.median([_noise(g) for g in real])
 
 
 @pytest.mark.parametrize("text, kind, shape, char_width, gap, separator_gap", [
