@@ -61,7 +61,11 @@ def test_log_softmax_gradcheck(shape, data, seed):
 
 @given(shape=shapes, seed=st.integers(0, 2**16))
 def test_softmax_gradcheck(shape, seed):
-    x = np.random.default_rng(seed).standard_normal(shape) * 3
+    # Unit-scale logits: a saturated softmax (a probability below ~1e-6, e.g. logits 5.5 and
+    # -9.2) has input gradients smaller than float64 centred differences can resolve, so the
+    # check would measure round-off. Saturation is covered by the log-softmax check and by the
+    # torch parity test.
+    x = np.random.default_rng(seed).standard_normal(shape)
     pair = FunctionPair(lambda x: softmax_forward(x, 0), softmax_backward)
     assert_gradcheck(pair, x, tol=GRAD_TOL, seed=seed + 1)
 
