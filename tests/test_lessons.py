@@ -1,6 +1,5 @@
 """Every lesson notebook runs top to bottom (on the small budget, MINILPR_FAST=1)."""
 
-import os
 from pathlib import Path
 
 import pytest

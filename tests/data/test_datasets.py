@@ -1,7 +1,6 @@
 """Readers and writers: CCPD names, crop folders, YOLO labels, and how bad files are reported."""
 
 import warnings
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,7 +12,9 @@ from minilpr.data import charset, datasets
 from minilpr.data.datasets import (CCPD_ADS, CCPD_ALPHABETS, CCPD_PROVINCES, BadFileWarning,
                                    CCPDFolder, CropFolder, YoloFolder, YoloLabels)
 
-REAL = Path("/work/shared/data/real")
+from tests.paths import REAL_DATA
+
+REAL = REAL_DATA
 
 # the file name of a real CCPD photo; the plate in the picture reads 皖A0N718
 CCPD_BLUE = ("0130387931034-92_78-208&514_430&581-440&588_205&575_185&501_420&514"

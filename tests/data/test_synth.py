@@ -1,6 +1,5 @@
 """The plate font, the renderer and the generator: glyphs, proportions, layouts, determinism."""
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,9 +12,10 @@ from minilpr.data.synth import (NEW_ENERGY, SINGLE_ROW, STROKE_WEIGHTS, PlateGen
                                 default_kind, glyph_mask, glyph_master, render_plate)
 
 from tests.data.test_charset import valid_plates
+from tests.paths import REAL_DATA
 
 PLATE_CHARS = [c for i, c in enumerate(CHARS) if i != BLANK]
-REAL_CROPS = Path("/work/shared/data/real/lprnet-crops-dev")
+REAL_CROPS = REAL_DATA / "lprnet-crops-dev"
 
 
 def test_font_ships_with_mplfonts_and_has_every_glyph():
