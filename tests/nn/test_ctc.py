@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from minilpr.nn import FunctionPair, assert_gradcheck
@@ -135,6 +135,12 @@ def test_gradient_wrt_log_probs_matches_finite_differences(reduction, batch):
 def test_gradient_wrt_logits_matches_finite_differences(reduction, batch):
     log_probs, targets, input_lengths, target_lengths, blank = batch
     logits = 2 * log_probs + 1.5  # any scores; the loss applies log_softmax itself
+    # An almost certain labelling (p ≈ 1 - 1e-5) has a loss and gradients of that size, while
+    # the round-off in log(p ≈ 1) stays near 1e-16: centred differences cannot resolve such a
+    # gradient to 1e-6. The torch parity tests cover those cases.
+    losses = ctc_loss_with_logits_forward(logits, targets, input_lengths, target_lengths, blank,
+                                          "none")[0]
+    assume(losses.min() > 1e-3)
     pair = FunctionPair(
         lambda x: ctc_loss_with_logits_forward(x, targets, input_lengths, target_lengths, blank,
                                                reduction),
