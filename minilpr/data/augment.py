@@ -120,6 +120,46 @@ def _clipped_normal(rng, std: float, limit: float) -> float:
     return float(min(limit, max(-limit, rng.normal(0.0, std))))
 
 
+def _matmul3(a, b) -> tuple:
+    """The product of two 3×3 matrices given as nested tuples of Python floats.
+
+    Why not NumPy: for 3×3 matrices each NumPy call costs more in overhead than the 27
+    multiplications, and a crop needs a handful of them.
+    """
+    columns = tuple(zip(*b))
+    return tuple([tuple([x0 * y0 + x1 * y1 + x2 * y2 for y0, y1, y2 in columns])
+                  for x0, x1, x2 in a])
+
+
+def _project(h, x: float, y: float) -> tuple[float, float]:
+    """The point (x, y) mapped through the nested-tuple homography ``h``."""
+    w = h[2][0] * x + h[2][1] * y + h[2][2]
+    return (h[0][0] * x + h[0][1] * y + h[0][2]) / w, (h[1][0] * x + h[1][1] * y + h[1][2]) / w
+
+
+def _pose(width_mm: float, height_mm: float, tilt_deg: float, yaw_deg: float,
+          pitch_deg: float, camera_distance: float) -> tuple:
+    """``pose_homography`` as nested tuples of Python floats (see ``_matmul3`` for why)."""
+    yaw, pitch, tilt = math.radians(yaw_deg), math.radians(pitch_deg), math.radians(-tilt_deg)
+    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
+    ct, st = math.cos(tilt), math.sin(tilt)
+    r_yaw = ((cy, 0.0, -sy), (0.0, 1.0, 0.0), (sy, 0.0, cy))
+    r_pitch = ((1.0, 0.0, 0.0), (0.0, cp, -sp), (0.0, sp, cp))
+    r_tilt = ((ct, -st, 0.0), (st, ct, 0.0), (0.0, 0.0, 1.0))
+    rotation = _matmul3(r_tilt, _matmul3(r_pitch, r_yaw))
+    distance = camera_distance * width_mm
+    mid_x, mid_y = width_mm / 2, height_mm / 2
+    # columns: image of the plate's x axis, of its y axis, and of its origin (the top-left
+    # corner, i.e. minus the rotated centre, pushed back by the distance); the intrinsic
+    # matrix diag(distance, distance, 1) then scales the first two rows
+    rows = []
+    for i, (r0, r1, _) in enumerate(rotation):
+        origin = -(r0 * mid_x + r1 * mid_y) + (distance if i == 2 else 0.0)
+        scale = 1.0 if i == 2 else distance
+        rows.append((scale * r0, scale * r1, scale * origin))
+    return tuple(rows)
+
+
 def pose_homography(width_mm: float, height_mm: float, tilt_deg: float, yaw_deg: float,
                     pitch_deg: float, camera_distance: float = 3.0) -> np.ndarray:
     """The (3, 3) homography from plate mm to the image plane of a pinhole camera.
@@ -129,20 +169,7 @@ def pose_homography(width_mm: float, height_mm: float, tilt_deg: float, yaw_deg:
     yaw (about its vertical axis), then pitch (horizontal axis), then tilt (about the optical
     axis).
     """
-    yaw, pitch, tilt = math.radians(yaw_deg), math.radians(pitch_deg), math.radians(-tilt_deg)
-    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
-    ct, st = math.cos(tilt), math.sin(tilt)
-    r_yaw = np.array([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]])
-    r_pitch = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    r_tilt = np.array([[ct, -st, 0], [st, ct, 0], [0, 0, 1]])
-    rotation = r_tilt @ r_pitch @ r_yaw
-    distance = camera_distance * width_mm
-    center = np.array([width_mm / 2, height_mm / 2, 0.0])
-    # columns: image of the plate's x axis, of its y axis, and of its origin (the top-left corner)
-    extrinsic = np.column_stack([rotation[:, 0], rotation[:, 1],
-                                 -rotation @ center + [0, 0, distance]])
-    intrinsic = np.diag([distance, distance, 1.0])
-    return intrinsic @ extrinsic
+    return np.array(_pose(width_mm, height_mm, tilt_deg, yaw_deg, pitch_deg, camera_distance))
 
 
 def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -166,35 +193,41 @@ def sample_geometry(rng: np.random.Generator, cfg: AugmentConfig, width_mm: floa
     if rng.random() < cfg.p_perspective:
         yaw = _clipped_normal(rng, cfg.yaw_std_deg, cfg.max_yaw_deg)
         pitch = _clipped_normal(rng, cfg.pitch_std_deg, cfg.max_pitch_deg)
-    pose = pose_homography(width_mm, height_mm, tilt, yaw, pitch, cfg.camera_distance)
-    plate_corners = np.array([[0, 0], [width_mm, 0], [width_mm, height_mm], [0, height_mm]])
-    seen = apply_homography(pose, plate_corners)  # (4, 2)
-    x0, y0 = seen.min(axis=0)
-    x1, y1 = seen.max(axis=0)
+    # plain Python floats for the 3×3 maths: a dozen tiny NumPy calls cost more than the sums
+    pose = _pose(width_mm, height_mm, tilt, yaw, pitch, cfg.camera_distance)
+    plate_corners = ((0.0, 0.0), (width_mm, 0.0), (width_mm, height_mm), (0.0, height_mm))
+    seen = [_project(pose, x, y) for x, y in plate_corners]
+    x0, x1 = min(x for x, _ in seen), max(x for x, _ in seen)
+    y0, y1 = min(y for _, y in seen), max(y for _, y in seen)
     if rng.random() < cfg.p_crop:
-        left, right = rng.uniform(*cfg.margin_x, 2) * (x1 - x0)
-        top, bottom = rng.uniform(*cfg.margin_y, 2) * (y1 - y0)
+        left, right = (rng.uniform(*cfg.margin_x, 2) * (x1 - x0)).tolist()
+        top, bottom = (rng.uniform(*cfg.margin_y, 2) * (y1 - y0)).tolist()
         x0, x1, y0, y1 = x0 - left, x1 + right, y0 - top, y1 + bottom
     out_h, out_w = out_size
-    to_crop = np.array([[out_w / (x1 - x0), 0, -x0 * out_w / (x1 - x0)],
-                        [0, out_h / (y1 - y0), -y0 * out_h / (y1 - y0)],
-                        [0, 0, 1]])
-    homography = to_crop @ pose
-    corners = apply_homography(homography, plate_corners).astype(np.float32)
-    return Geometry(tilt, yaw, pitch, homography, corners)
+    to_crop = ((out_w / (x1 - x0), 0.0, -x0 * out_w / (x1 - x0)),
+               (0.0, out_h / (y1 - y0), -y0 * out_h / (y1 - y0)),
+               (0.0, 0.0, 1.0))
+    homography = _matmul3(to_crop, pose)
+    corners = np.array([_project(homography, x, y) for x, y in plate_corners], np.float32)
+    return Geometry(tilt, yaw, pitch, np.array(homography), corners)
 
 
 def add_dirt(plate: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> None:
     """Mud and grime, in place: a few soft brownish or dark ellipses on the plate."""
     h, w = plate.shape[:2]
     overlay = plate.copy()
-    for _ in range(rng.integers(cfg.dirt_spots[0], cfg.dirt_spots[1] + 1)):
-        center = (int(rng.integers(w)), int(rng.integers(h)))
-        axes = (int(rng.uniform(0.02, 0.12) * w), int(rng.uniform(0.05, 0.3) * h))
-        shade = rng.uniform(40, 120)
-        color = (shade, shade * rng.uniform(0.75, 0.95), shade * rng.uniform(0.5, 0.8))
-        cv2.ellipse(overlay, center, axes, float(rng.uniform(0, 180)), 0, 360, color, -1,
-                    cv2.LINE_AA)
+    # each parameter drawn for all spots in one call: a handful of calls instead of seven a spot
+    n = int(rng.integers(cfg.dirt_spots[0], cfg.dirt_spots[1] + 1))
+    xs, ys = rng.integers(w, size=n).tolist(), rng.integers(h, size=n).tolist()
+    half_widths = (rng.uniform(0.02, 0.12, n) * w).astype(int).tolist()
+    half_heights = (rng.uniform(0.05, 0.3, n) * h).astype(int).tolist()
+    shades = rng.uniform(40, 120, n).tolist()
+    greens, blues = rng.uniform(0.75, 0.95, n).tolist(), rng.uniform(0.5, 0.8, n).tolist()
+    angles = rng.uniform(0, 180, n).tolist()
+    for x, y, a, b, shade, green, blue, angle in zip(xs, ys, half_widths, half_heights, shades,
+                                                     greens, blues, angles):
+        cv2.ellipse(overlay, (x, y), (a, b), angle, 0, 360, (shade, shade * green, shade * blue),
+                    -1, cv2.LINE_AA)
     alpha = rng.uniform(*cfg.dirt_opacity)
     cv2.addWeighted(overlay, alpha, plate, 1 - alpha, 0, dst=plate)
 
@@ -223,7 +256,7 @@ def add_shadow(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) ->
     """Darken everything on one side of a random straight edge, softened over a few pixels."""
     h, w = img.shape[:2]
     angle = rng.uniform(0, 2 * np.pi)
-    nx, ny = np.cos(angle), np.sin(angle)
+    nx, ny = math.cos(angle), math.sin(angle)  # Python floats keep the maths in float32
     offset = rng.uniform(-0.35, 0.35) * (abs(nx) * w + abs(ny) * h)
     x = np.arange(w, dtype=np.float32) - w / 2
     y = np.arange(h, dtype=np.float32)[:, None] - h / 2
@@ -242,12 +275,23 @@ def light_table(rng: np.random.Generator, cfg: AugmentConfig, light: bool,
     -------
     table : (256,) uint8
     """
-    values = np.arange(256, dtype=np.float64)
+    # Few, in-place operations, and ndarray.clip rather than np.clip (half the call overhead):
+    # on 256 numbers the cost is in the calls, not in the arithmetic.
+    values = _LEVELS.copy()
     if light:
-        values = (values - 128.0) * rng.uniform(*cfg.contrast) + 128.0 \
-            + rng.uniform(*cfg.brightness)
-        values = 255.0 * (np.clip(values, 0, 255) / 255.0) ** rng.uniform(*cfg.gamma)
-    return np.clip(values * gain + 0.5, 0, 255).astype(np.uint8)
+        contrast = rng.uniform(*cfg.contrast)
+        values *= contrast
+        values += 128.0 * (1.0 - contrast) + rng.uniform(*cfg.brightness)
+        values.clip(0, 255, out=values)
+        values *= 1 / 255
+        values **= rng.uniform(*cfg.gamma)
+        values *= 255.0
+    values *= gain
+    values += 0.5
+    return values.clip(0, 255, out=values).astype(np.uint8)
+
+
+_LEVELS = np.arange(256, dtype=np.float64)   # the input levels of a light table
 
 
 def downscale(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -344,8 +388,10 @@ def photometric(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
     low_light = rng.random() < cfg.p_low_light
     if light or low_light:
         gain = rng.uniform(*cfg.low_light_gain) if low_light else 1.0
-        img = cv2.LUT(img, light_table(rng, cfg, light, gain))
-    out = img.astype(np.float32)
+        # a float32 table makes the lookup also the conversion to float: one pass, not two
+        out = cv2.LUT(img, light_table(rng, cfg, light, gain).astype(np.float32))
+    else:
+        out = img.astype(np.float32)
     if rng.random() < cfg.p_shadow:
         out = add_shadow(out, rng, cfg)
     if rng.random() < cfg.p_motion_blur:
@@ -354,8 +400,9 @@ def photometric(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
         out = gaussian_blur(out, rng, cfg)
     if rng.random() < cfg.p_noise or low_light:
         sigma = rng.uniform(*cfg.noise_sigma) * (2.0 if low_light else 1.0)  # high gain, more noise
-        out = out + noise.sample(rng, out.shape) * sigma
-    out = np.clip(out + 0.5, 0, 255, out=out).astype(np.uint8)
+        out = cv2.scaleAdd(noise.sample(rng, out.shape), sigma, out)  # one pass, no temporary
+    out += 0.5
+    out = out.clip(0, 255, out=out).astype(np.uint8)
     if rng.random() < cfg.p_jpeg:
         out = jpeg(out, rng, cfg)
     if rng.random() < cfg.p_downscale:
