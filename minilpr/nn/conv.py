@@ -39,6 +39,11 @@ def pair(value, name: str) -> tuple[int, int]:
     raise TypeError(f"{name} must be an int or a pair of ints (height, width), got {value!r}")
 
 
+def window_pairs(kernel_size, stride, padding) -> tuple[tuple[int, int], ...]:
+    """``((KH, KW), (SH, SW), (PH, PW))`` from ints or pairs, checked by `pair`."""
+    return pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(padding, "padding")
+
+
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """Output length along one axis: ``(size + 2 * padding - kernel) // stride + 1``."""
     return (size + 2 * padding - kernel) // stride + 1
@@ -105,8 +110,7 @@ def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
         ``cols[(c*KH + i)*KW + j, (n*H_out + h)*W_out + w] = x_pad[n, c, h*SH + i, w*SW + j]``,
         with ``H_out = (H + 2*PH - KH) // SH + 1`` and ``W_out = (W + 2*PW - KW) // SW + 1``.
     """
-    (KH, KW), (SH, SW), (PH, PW) = (pair(kernel_size, "kernel_size"), pair(stride, "stride"),
-                                    pair(padding, "padding"))
+    (KH, KW), (SH, SW), (PH, PW) = window_pairs(kernel_size, stride, padding)
     N, C, H, W = x.shape
     shape = (C * KH * KW, N * conv_output_size(H, KH, SH, PH) * conv_output_size(W, KW, SW, PW))
     cols = np.empty(shape, x.dtype)
@@ -128,8 +132,7 @@ def col2im(cols: np.ndarray, x_shape, kernel_size, stride=1, padding=0) -> np.nd
     -------
     dx : (N, C, H, W) float
     """
-    (KH, KW), (SH, SW), (PH, PW) = (pair(kernel_size, "kernel_size"), pair(stride, "stride"),
-                                    pair(padding, "padding"))
+    (KH, KW), (SH, SW), (PH, PW) = window_pairs(kernel_size, stride, padding)
     N, C, H, W = x_shape
     expected = (C * KH * KW, N * conv_output_size(H, KH, SH, PH) * conv_output_size(W, KW, SW, PW))
     if cols.shape != expected:
@@ -147,8 +150,7 @@ def im2col_reference(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndar
     -------
     cols : (C * KH * KW, N * H_out * W_out) float
     """
-    (KH, KW), (SH, SW), (PH, PW) = (pair(kernel_size, "kernel_size"), pair(stride, "stride"),
-                                    pair(padding, "padding"))
+    (KH, KW), (SH, SW), (PH, PW) = window_pairs(kernel_size, stride, padding)
     N, C, H, W = x.shape
     H_out, W_out = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
     x_pad = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
@@ -167,8 +169,7 @@ def col2im_reference(cols: np.ndarray, x_shape, kernel_size, stride=1, padding=0
     -------
     dx : (N, C, H, W) float
     """
-    (KH, KW), (SH, SW), (PH, PW) = (pair(kernel_size, "kernel_size"), pair(stride, "stride"),
-                                    pair(padding, "padding"))
+    (KH, KW), (SH, SW), (PH, PW) = window_pairs(kernel_size, stride, padding)
     N, C, H, W = x_shape
     H_out, W_out = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
     patches = cols.reshape(C, KH, KW, N, H_out, W_out)  # (C, KH, KW, N, H_out, W_out)
