@@ -380,10 +380,15 @@ def _sample_weights(dout, c: CTCCache) -> np.ndarray:
     return np.where(c.infinite, 0.0 if c.zero_infinity else np.nan, weights)
 
 
-def _frames_used(c: CTCCache) -> np.ndarray:
-    """(T, N, 1) mask of the frames each sample uses; later frames get no gradient."""
+def _finish_gradient(grad: np.ndarray, dout, c: CTCCache) -> np.ndarray:
+    """Scale a per-sample gradient (T, N, K) by the reduction and ``dout``; zero unused frames.
+
+    Frames past a sample's input length take no part in its loss, so they get no gradient.
+    """
     T = c.log_probs.shape[0]
-    return (np.arange(T)[:, None] < c.input_lengths[None, :])[:, :, None]
+    frames_used = (np.arange(T)[:, None] < c.input_lengths[None, :])[:, :, None]  # (T, N, 1)
+    grad = grad * _sample_weights(dout, c)[None, :, None]
+    return np.where(frames_used, grad, 0.0).astype(c.log_probs.dtype)
 
 
 def ctc_loss_backward(dout, cache) -> np.ndarray:
@@ -405,9 +410,7 @@ def ctc_loss_backward(dout, cache) -> np.ndarray:
     -------
     dlog_probs : (T, N, K), dtype of ``log_probs``
     """
-    weights = _sample_weights(dout, cache)
-    grad = -_occupancy(cache) * weights[None, :, None]
-    return np.where(_frames_used(cache), grad, 0.0).astype(cache.log_probs.dtype)
+    return _finish_gradient(-_occupancy(cache), dout, cache)
 
 
 def ctc_loss(log_probs: np.ndarray, targets, input_lengths, target_lengths, blank: int = 0,
@@ -457,9 +460,7 @@ def ctc_loss_with_logits_backward(dout, cache) -> np.ndarray:
     -------
     dlogits : (T, N, K), dtype of ``logits``
     """
-    weights = _sample_weights(dout, cache)
-    grad = (np.exp(cache.log_probs) - _occupancy(cache)) * weights[None, :, None]
-    return np.where(_frames_used(cache), grad, 0.0).astype(cache.log_probs.dtype)
+    return _finish_gradient(np.exp(cache.log_probs) - _occupancy(cache), dout, cache)
 
 
 class CTCLoss(Module):
