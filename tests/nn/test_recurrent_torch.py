@@ -28,6 +28,16 @@ def assert_close(ours, theirs, what):
     np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=what)
 
 
+def run_without_state(ours, theirs, x, dout):
+    """Forward and backward through both LSTMs with no initial state: (out, dx) from each."""
+    out, _ = ours.forward(x)
+    dx = ours.backward(dout)
+    xt = to_torch(x)
+    out_t, _ = theirs(xt)
+    out_t.backward(torch.from_numpy(dout))
+    return (out, dx), (out_t, xt.grad)
+
+
 @pytest.mark.parametrize("num_layers, bidirectional, bias",
                          [(2, True, True), (1, True, True), (1, False, True), (2, False, False)])
 @pytest.mark.parametrize("T, N", [(1, 1), (7, 3)])
@@ -69,13 +79,9 @@ def test_lstm_without_state_matches_torch_with_zero_state():
     copy_into_torch(ours, theirs)
     x = rng.standard_normal((5, 2, 4)).astype(np.float32)
     dout = rng.standard_normal((5, 2, 6)).astype(np.float32)
-    out, _ = ours.forward(x)
-    dx = ours.backward(dout)
-    xt = to_torch(x)
-    out_t, _ = theirs(xt)
-    out_t.backward(torch.from_numpy(dout))
+    (out, dx), (out_t, dx_t) = run_without_state(ours, theirs, x, dout)
     assert_close(out, out_t, "out")
-    assert_close(dx, xt.grad, "dx")
+    assert_close(dx, dx_t, "dx")
 
 
 def test_lstm_cell_matches_torch():
@@ -107,13 +113,9 @@ def test_patent_size_stack_matches_torch():
     copy_into_torch(ours, theirs)
     x = rng.standard_normal((27, 2, 1024)).astype(np.float32)
     dout = rng.standard_normal((27, 2, 1024)).astype(np.float32)
-    out, _ = ours.forward(x)
-    dx = ours.backward(dout)
-    xt = to_torch(x)
-    out_t, _ = theirs(xt)
-    out_t.backward(torch.from_numpy(dout))
+    (out, dx), (out_t, dx_t) = run_without_state(ours, theirs, x, dout)
     assert_close(out, out_t, "out")
-    assert_close(dx, xt.grad, "dx")
+    assert_close(dx, dx_t, "dx")
     ours_params = dict(ours.named_parameters())
     for name, p in theirs.named_parameters():
         np.testing.assert_allclose(ours_params[name].grad, p.grad.numpy(), rtol=1e-3, atol=1e-4,

@@ -187,6 +187,22 @@ def test_a_wrong_grid_gradient_fails_the_check(rng):
         assert_gradcheck(FunctionPair(grid_sample_forward, backward), (x, grid), tol=GRAD_TOL)
 
 
+def assert_kernels_match_reference(x, grid, align_corners, rng):
+    """The Numba forward and backward against the NumPy reference, at float32 tolerances.
+
+    Returns the kernels' ``out, dx, dgrid`` for further checks.
+    """
+    out, cache = grid_sample_forward(x, grid, align_corners)
+    np.testing.assert_allclose(out, grid_sample_reference(x, grid, align_corners),
+                               rtol=1e-5, atol=1e-6)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx, dgrid = grid_sample_backward(dout, cache)
+    ref_dx, ref_dgrid = grid_sample_backward_reference(dout, x, grid, align_corners)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dgrid, ref_dgrid, rtol=1e-5, atol=1e-5)
+    return out, dx, dgrid
+
+
 @pytest.mark.kernel
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1, 2, 2), (2, 3, 5, 7, 4, 6), (1, 2, 6, 3, 9, 9)])
@@ -196,14 +212,7 @@ def test_kernels_match_the_numpy_reference(align_corners, shape):
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     # Many points, some outside, many sharing corners (the scatter must add every one).
     grid = rng.uniform(-1.3, 1.3, (N, H_out, W_out, 2)).astype(np.float32)
-    out, cache = grid_sample_forward(x, grid, align_corners)
-    np.testing.assert_allclose(out, grid_sample_reference(x, grid, align_corners),
-                               rtol=1e-5, atol=1e-6)
-    dout = rng.standard_normal(out.shape).astype(np.float32)
-    dx, dgrid = grid_sample_backward(dout, cache)
-    ref_dx, ref_dgrid = grid_sample_backward_reference(dout, x, grid, align_corners)
-    np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(dgrid, ref_dgrid, rtol=1e-5, atol=1e-5)
+    out, dx, dgrid = assert_kernels_match_reference(x, grid, align_corners, rng)
     assert dx.dtype == dgrid.dtype == np.float32
 
 
@@ -222,14 +231,7 @@ def test_kernels_match_the_reference_on_pixel_centres_and_edges(align_corners):
     vs = np.arange(-3, 2 * H + 2) / 2
     gx, gy = np.meshgrid(normalise(us, W, align_corners), normalise(vs, H, align_corners))
     grid = np.stack([gx, gy], axis=-1)[None].astype(np.float32)  # (1, 2H + 5, 2W + 5, 2)
-    out, cache = grid_sample_forward(x, grid, align_corners)
-    np.testing.assert_allclose(out, grid_sample_reference(x, grid, align_corners),
-                               rtol=1e-5, atol=1e-6)
-    dout = rng.standard_normal(out.shape).astype(np.float32)
-    dx, dgrid = grid_sample_backward(dout, cache)
-    ref_dx, ref_dgrid = grid_sample_backward_reference(dout, x, grid, align_corners)
-    np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(dgrid, ref_dgrid, rtol=1e-5, atol=1e-5)
+    out, dx, dgrid = assert_kernels_match_reference(x, grid, align_corners, rng)
     centres = out[..., 3::2, 3::2][..., :H, :W]  # rows/cols where u, v are 0, 1, ..., W - 1
     np.testing.assert_allclose(centres, x, rtol=1e-5, atol=1e-6)
 

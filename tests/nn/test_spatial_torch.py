@@ -10,6 +10,23 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
+def both_grid_samples(x, grid, align_corners, rng):
+    """Run our grid_sample and PyTorch's, forward and back with one random ``dout``.
+
+    Returns ``(out, dx, dgrid)`` from each, as NumPy arrays.
+    """
+    out, cache = grid_sample_forward(x, grid, align_corners)
+    dout = rng.standard_normal(out.shape)
+    dx, dgrid = grid_sample_backward(dout, cache)
+
+    t_x = torch.tensor(x, requires_grad=True)
+    t_grid = torch.tensor(grid, requires_grad=True)
+    t_out = F.grid_sample(t_x, t_grid, mode="bilinear", padding_mode="zeros",
+                          align_corners=align_corners)
+    t_out.backward(torch.tensor(dout))
+    return (out, dx, dgrid), (t_out.detach().numpy(), t_x.grad.numpy(), t_grid.grad.numpy())
+
+
 @pytest.mark.filterwarnings("ignore:Since version 1.3.0, affine_grid")  # torch, for 1×1 grids
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1, 1), (2, 3, 5, 7, 4, 6), (3, 1, 8, 4, 9, 2)])
@@ -36,18 +53,10 @@ def test_grid_sample_matches_torch(align_corners, shape):
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal((N, C, H, W))
     grid = rng.uniform(-1.3, 1.3, (N, H_out, W_out, 2))  # some points outside the image
-    out, cache = grid_sample_forward(x, grid, align_corners)
-    dout = rng.standard_normal(out.shape)
-    dx, dgrid = grid_sample_backward(dout, cache)
-
-    t_x = torch.tensor(x, requires_grad=True)
-    t_grid = torch.tensor(grid, requires_grad=True)
-    t_out = F.grid_sample(t_x, t_grid, mode="bilinear", padding_mode="zeros",
-                          align_corners=align_corners)
-    t_out.backward(torch.tensor(dout))
-    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx, t_x.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dgrid, t_grid.grad.numpy(), rtol=1e-10, atol=1e-10)
+    (out, dx, dgrid), (t_out, t_dx, t_dgrid) = both_grid_samples(x, grid, align_corners, rng)
+    np.testing.assert_allclose(out, t_out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, t_dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dgrid, t_dgrid, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
@@ -100,15 +109,7 @@ def test_points_exactly_on_pixel_centres_and_edges_match_torch(align_corners):
     gx, gy = np.meshgrid(normalise(np.arange(-3, 2 * W + 2) / 2, W),
                          normalise(np.arange(-3, 2 * H + 2) / 2, H))
     grid = np.stack([gx, gy], axis=-1)[None]  # (1, 2H + 5, 2W + 5, 2)
-    out, cache = grid_sample_forward(x, grid, align_corners)
-    dout = rng.standard_normal(out.shape)
-    dx, dgrid = grid_sample_backward(dout, cache)
-
-    t_x = torch.tensor(x, requires_grad=True)
-    t_grid = torch.tensor(grid, requires_grad=True)
-    t_out = F.grid_sample(t_x, t_grid, mode="bilinear", padding_mode="zeros",
-                          align_corners=align_corners)
-    t_out.backward(torch.tensor(dout))
-    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(dx, t_x.grad.numpy(), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(dgrid, t_grid.grad.numpy(), rtol=0, atol=1e-12)
+    (out, dx, dgrid), (t_out, t_dx, t_dgrid) = both_grid_samples(x, grid, align_corners, rng)
+    np.testing.assert_allclose(out, t_out, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dx, t_dx, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dgrid, t_dgrid, rtol=0, atol=1e-12)
