@@ -4,9 +4,9 @@ Each car is painted flat, straight from the front (or the back), on a canvas of 
 (``scene_paint.draw_car``), and its plate is pasted into the holder: on the canvas the plate is
 an axis-aligned rectangle whose four corners are known to the pixel edge. One (3, 3) homography
 ``H`` then takes the canvas into the scene: a pinhole pose (random yaw, pitch and roll,
-``augment.pose_homography``), then a scale and a shift that put the car in its slot and the
+``camera.pose_homography``), then a scale and a shift that put the car in its slot and the
 plate inside the image (``_car_homography``, ``_fit_inside``). The pixels go through
-``cv2.warpPerspective`` with ``H``; the plate's corners go through ``augment.apply_homography``
+``cv2.warpPerspective`` with ``H``; the plate's corners go through ``camera.apply_homography``
 with the same ``H``. So a scene's ground truth is exact by construction (``_paste_car``):
 
 * **corners** -- ``H`` applied to the plate's four canvas corners: top-left, top-right,
@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from minilpr.data import augment, charset
+from minilpr.data.camera import apply_homography, pose_homography
 from minilpr.data.scene_paint import (BACKGROUNDS, CAR_COLOUR_WEIGHTS, CAR_COLOURS, background,
                                       draw_car, draw_distractor, photometric)
 from minilpr.data.synth import render_plate
@@ -175,15 +176,15 @@ def _paste_car(image, mask, label: int, rng, config: SceneConfig, x_left: float,
                              np.float64)
 
     homography = _car_homography(rng, config, canvas.shape[:2], (x_left, x_right), target_w)
-    corners = augment.apply_homography(homography, plate_corners)
+    corners = apply_homography(homography, plate_corners)
     homography = _fit_inside(homography, corners, width, height, config.min_plate_width,
                              (x_left, x_right))
-    corners = augment.apply_homography(homography, plate_corners)
+    corners = apply_homography(homography, plate_corners)
 
     # warp only into the rectangle the car covers; a car never reaches into its neighbours'
     # slots, so it cannot hide their plates
     ch, cw = canvas.shape[:2]
-    outline = augment.apply_homography(homography, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
+    outline = apply_homography(homography, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
                                                             np.float64))
     x0, y0 = np.floor(np.maximum(outline.min(axis=0), 0)).astype(int)
     x1 = int(np.ceil(min(outline[:, 0].max(), width)))
@@ -222,8 +223,8 @@ def _car_homography(rng, config: SceneConfig, canvas_shape, x_range, target_w) -
     yaw = rng.triangular(-config.max_yaw, 0.0, config.max_yaw)
     pitch = rng.uniform(-config.max_pitch, config.max_pitch / 3)
     roll = rng.triangular(-config.max_roll, 0.0, config.max_roll)
-    pose = augment.pose_homography(cw, ch, roll, yaw, pitch, camera_distance=2.5)
-    outline = augment.apply_homography(pose, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
+    pose = pose_homography(cw, ch, roll, yaw, pitch, camera_distance=2.5)
+    outline = apply_homography(pose, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
                                                       np.float64))
     left, right = outline[:, 0].min(), outline[:, 0].max()
     top, bottom = outline[:, 1].min(), outline[:, 1].max()
