@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from minilpr.data.camera import apply_homography, matmul3, pose_homography, pose_rows, project
+from minilpr.data.colour import tone_table
 
 __all__ = ["EFFECTS", "AugmentConfig", "Geometry", "sample_geometry", "add_dirt", "add_occlusion",
            "add_shadow", "light_table", "downscale", "motion_blur", "gaussian_blur", "jpeg",
@@ -217,29 +218,18 @@ def light_table(rng: np.random.Generator, cfg: AugmentConfig, light: bool,
                 gain: float = 1.0) -> np.ndarray:
     """A 256-entry lookup table: contrast, brightness and gamma (when ``light``), then ``gain``.
 
-    One table lookup per pixel (``cv2.LUT``) instead of three passes of floating-point maths.
+    The values are drawn from ``cfg``'s ranges; ``colour.tone_table`` builds the table. One
+    table lookup per pixel (``cv2.LUT``) instead of three passes of floating-point maths.
 
     Returns
     -------
     table : (256,) uint8
     """
-    # Few, in-place operations, and ndarray.clip rather than np.clip (half the call overhead):
-    # on 256 numbers the cost is in the calls, not in the arithmetic.
-    values = _LEVELS.copy()
-    if light:
-        contrast = rng.uniform(*cfg.contrast)
-        values *= contrast
-        values += 128.0 * (1.0 - contrast) + rng.uniform(*cfg.brightness)
-        values.clip(0, 255, out=values)
-        values *= 1 / 255
-        values **= rng.uniform(*cfg.gamma)
-        values *= 255.0
-    values *= gain
-    values += 0.5
-    return values.clip(0, 255, out=values).astype(np.uint8)
-
-
-_LEVELS = np.arange(256, dtype=np.float64)   # the input levels of a light table
+    if not light:
+        return tone_table(gain=gain)
+    contrast = rng.uniform(*cfg.contrast)
+    brightness = rng.uniform(*cfg.brightness)
+    return tone_table(contrast, brightness, rng.uniform(*cfg.gamma), gain)
 
 
 def downscale(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:

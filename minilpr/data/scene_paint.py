@@ -9,7 +9,7 @@ they are given, and all work on ``(H, W, 3) uint8`` RGB images.
 * ``draw_distractor`` -- text-like stripes, signs, rectangles and lines, fake text: things a
   locator must learn are not plates, kept out of given boxes;
 * ``draw_car`` -- a car seen straight from the front or the back, flat on its own canvas, with
-  a silhouette and an empty plate holder; the paint from ``CAR_COLOURS``;
+  a silhouette and an empty plate holder; the paint from ``colour.CAR_COLOURS``;
 * ``photometric`` -- global brightness, contrast and gamma (sometimes dusk), blur and noise.
 """
 
@@ -21,15 +21,10 @@ import cv2
 import numpy as np
 
 from minilpr.data import charset
+from minilpr.data.colour import car_paint, tone_table
 
 if TYPE_CHECKING:
     from minilpr.data.scenes import SceneConfig
-
-# car paint (RGB) and how often it appears on the road
-CAR_COLOURS = np.array([(235, 235, 232), (170, 172, 176), (35, 36, 40), (120, 122, 126),
-                        (165, 30, 30), (30, 60, 140), (30, 70, 50), (200, 170, 110),
-                        (110, 40, 40), (215, 200, 60)], np.float32)
-CAR_COLOUR_WEIGHTS = np.array([0.25, 0.17, 0.17, 0.12, 0.07, 0.08, 0.04, 0.04, 0.03, 0.03])
 
 BACKGROUNDS = ("road", "wall", "gradient", "noise", "clutter")
 
@@ -263,7 +258,7 @@ def draw_car(rng: np.random.Generator, car_width: int, rear: bool = False
     ch = int(round(cw * rng.uniform(0.62, 0.78)))
     canvas = np.zeros((ch, cw, 3), np.uint8)
     silhouette = np.zeros((ch, cw), np.uint8)
-    paint = CAR_COLOURS[rng.choice(len(CAR_COLOURS), p=CAR_COLOUR_WEIGHTS)]
+    paint = car_paint(rng)
     paint = np.clip(paint + rng.normal(0, 8, 3), 0, 255)
 
     def pt(fx, fy):
@@ -374,15 +369,13 @@ def draw_car(rng: np.random.Generator, car_width: int, rear: bool = False
 def photometric(image: np.ndarray, rng: np.random.Generator, config: SceneConfig) -> np.ndarray:
     """Global brightness, contrast and gamma (sometimes dusk), sometimes a little blur, then
     Gaussian noise."""
-    levels = np.arange(256, dtype=np.float64) / 255.0
-    levels = levels ** rng.uniform(0.7, 1.4)
-    levels = (levels - 0.5) * rng.uniform(0.75, 1.2) + 0.5 + rng.uniform(-0.12, 0.12)
-    noise_gain = 1.0
+    gamma, contrast = rng.uniform(0.7, 1.4), rng.uniform(0.75, 1.2)
+    brightness = rng.uniform(-0.12, 0.12) * 255.0
+    gain = noise_gain = 1.0
     if rng.random() < config.low_light_probability:
-        levels = levels * rng.uniform(0.25, 0.55)
+        gain = rng.uniform(0.25, 0.55)
         noise_gain = 2.0
-    table = np.clip(levels * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    out = cv2.LUT(image, table)  # gamma, contrast and brightness in one table look-up
+    out = cv2.LUT(image, tone_table(contrast, brightness, gamma, gain))  # one table look-up
     if rng.random() < config.blur_probability:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
     # luminance noise, the same on the three channels (a third of the cost of colour noise)

@@ -42,8 +42,9 @@ import numpy as np
 
 from minilpr.data import augment, charset
 from minilpr.data.camera import apply_homography, pose_homography
-from minilpr.data.scene_paint import (BACKGROUNDS, CAR_COLOUR_WEIGHTS, CAR_COLOURS, background,
-                                      draw_car, draw_distractor, photometric)
+from minilpr.data.colour import CAR_COLOUR_WEIGHTS, CAR_COLOURS, KIND_MIX, check_kind_mix
+from minilpr.data.scene_paint import (BACKGROUNDS, background, draw_car, draw_distractor,
+                                      photometric)
 from minilpr.data.synth import render_plate
 
 __all__ = [
@@ -280,7 +281,7 @@ class SceneConfig:
     max_plates : int
         Each scene holds 1 .. max_plates cars, one plate each.
     kind_weights : dict
-        How often each plate colour appears (``charset.KINDS``).
+        How often each plate colour appears (``charset.KINDS``); ``colour.KIND_MIX`` by default.
     car_width : (float, float)
         Width of a lone car's front as a fraction of the image width (above 1 the car is cut
         by the image border, as in close-up photos; the plate always stays inside). The default
@@ -308,8 +309,7 @@ class SceneConfig:
     height: int = 416
     width: int = 416
     max_plates: int = 3
-    kind_weights: dict = field(default_factory=lambda: {
-        "blue": 0.55, "yellow": 0.15, "green": 0.2, "white": 0.05, "black": 0.05})
+    kind_weights: dict = field(default_factory=lambda: dict(KIND_MIX))
     car_width: tuple[float, float] = (0.55, 2.4)
     max_yaw: float = 35.0
     max_pitch: float = 18.0
@@ -328,10 +328,7 @@ class SceneConfig:
                              f"got {self.height} × {self.width}")
         if self.max_plates < 1:
             raise ValueError(f"SceneConfig: max_plates must be at least 1, got {self.max_plates}")
-        unknown = set(self.kind_weights) - set(charset.KINDS)
-        if unknown or not self.kind_weights or min(self.kind_weights.values()) < 0:
-            raise ValueError(f"SceneConfig: kind_weights must map plate kinds {charset.KINDS} "
-                             f"to non-negative weights, got {self.kind_weights}")
+        check_kind_mix(self.kind_weights, "SceneConfig: kind_weights")
         if not 0 <= self.distractors[0] <= self.distractors[1]:
             raise ValueError(f"SceneConfig: distractors must be (least, most) with "
                              f"0 <= least <= most, got {self.distractors}")

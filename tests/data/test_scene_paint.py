@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from minilpr.data.scene_paint import (BACKGROUNDS, CAR_COLOUR_WEIGHTS, CAR_COLOURS, background,
-                                      draw_car, draw_distractor, photometric)
+from minilpr.data.scene_paint import BACKGROUNDS, background, draw_car, draw_distractor, photometric
 from minilpr.data.scenes import SceneConfig
 
 
@@ -37,11 +36,6 @@ def test_car_has_its_plate_holder_inside_the_silhouette(seed, rear):
     assert 0.21 * 200 <= w <= 0.28 * 200
     assert (silhouette[y:y + h, x:x + w] == 255).all()
     assert silhouette[0, 0] == 0 and silhouette[0, -1] == 0  # the air above the bonnet
-
-
-def test_car_colour_weights_are_a_distribution():
-    assert CAR_COLOURS.shape == (len(CAR_COLOUR_WEIGHTS), 3)
-    assert CAR_COLOUR_WEIGHTS.sum() == pytest.approx(1.0)
 
 
 def test_photometric_keeps_the_picture_shape_and_is_seeded():

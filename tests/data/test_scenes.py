@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minilpr.data import charset
-from minilpr.data import scene_paint, scenes
+from minilpr.data import colour, scene_paint, scenes
 from minilpr.data.scenes import SceneConfig, render_scene
 
 SMALL = SceneConfig(height=160, width=224)
@@ -128,7 +128,13 @@ def test_config_rejects_bad_values(kwargs, problem):
         SceneConfig(**kwargs)
 
 
-@pytest.mark.parametrize("name", ["BACKGROUNDS", "CAR_COLOURS", "CAR_COLOUR_WEIGHTS", "background",
-                                  "draw_car", "draw_distractor"])
-def test_painting_names_still_answer_from_scenes(name):
-    assert getattr(scenes, name) is getattr(scene_paint, name)
+@pytest.mark.parametrize("home, name", [
+    (scene_paint, "BACKGROUNDS"), (scene_paint, "background"), (scene_paint, "draw_car"),
+    (scene_paint, "draw_distractor"), (colour, "CAR_COLOURS"), (colour, "CAR_COLOUR_WEIGHTS")])
+def test_painting_names_still_answer_from_scenes(home, name):
+    assert getattr(scenes, name) is getattr(home, name)
+
+
+def test_default_kind_mix_is_the_shared_one():
+    config = SceneConfig()
+    assert config.kind_weights == colour.KIND_MIX and config.kind_weights is not colour.KIND_MIX
