@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from minilpr.nn.ctc import ctc_best_alignment
+from minilpr.nn.ctc_lattice import ctc_best_alignment
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from minilpr.nn.activation import log_softmax
 from minilpr.nn.ctc import (CTCAlignmentWarning, CTCLoss, count_repeats, ctc_best_alignment,
                             ctc_forward_backward_reference, ctc_lattice, ctc_loss,
                             ctc_loss_backward, ctc_loss_forward, ctc_loss_with_logits_backward,
-                            ctc_loss_with_logits_forward, ctc_preflight, extend_labels)
+                            ctc_loss_with_logits_forward, ctc_preflight, extend_labels,
+                            skip_transitions)
 from minilpr.nn.decode import collapse_path
 from minilpr.nn.kernels.ctc import ctc_alpha_kernel, ctc_beta_kernel, ctc_occupancy_kernel
 from tests.conftest import GRAD_TOL
@@ -289,6 +290,13 @@ def test_count_repeats_and_extend_labels():
     np.testing.assert_array_equal(lengths, [5, 3])
 
 
+def test_skip_rule_jumps_only_the_blank_between_different_characters():
+    ext, _ = extend_labels(np.array([[1, 1, 2, 1]]), np.array([4]))  # -1-1-2-1-
+    # Into the second 1 (s = 3): no, a repeat; into 2 (s = 5) and the last 1 (s = 7): yes.
+    np.testing.assert_array_equal(np.flatnonzero(skip_transitions(ext)[0]), [5, 7])
+    np.testing.assert_array_equal(skip_transitions(ext[0]), skip_transitions(ext)[0])
+
+
 @pytest.mark.kernel
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-4), (np.float64, 1e-12)])
 def test_kernels_match_the_numpy_reference(rng, dtype, tol):
@@ -298,10 +306,11 @@ def test_kernels_match_the_numpy_reference(rng, dtype, tol):
     target_lengths = np.array([3, 1, 3])
     input_lengths = np.array([7, 4, 6], np.int64)
     ext, ext_lengths = extend_labels(padded, target_lengths)
+    can_skip = skip_transitions(ext)
     log_alpha = np.empty((N, T, ext.shape[1]), dtype)
     log_beta = np.empty_like(log_alpha)
-    ctc_alpha_kernel(log_probs, ext, input_lengths, ext_lengths, log_alpha)
-    ctc_beta_kernel(log_probs, ext, input_lengths, ext_lengths, log_beta)
+    ctc_alpha_kernel(log_probs, ext, can_skip, input_lengths, ext_lengths, log_alpha)
+    ctc_beta_kernel(log_probs, ext, can_skip, input_lengths, ext_lengths, log_beta)
     for n in range(N):
         T_n, S = input_lengths[n], ext_lengths[n]
         alpha, beta, nll, occupancy = ctc_forward_backward_reference(
