@@ -18,7 +18,9 @@ the most probable labelling exactly is intractable in general, so:
   then never read a plate number that cannot exist.
 
 Each decoder reads one sample's ``(T, K)`` log-probabilities, or a ``(T, N, K)`` batch with
-optional ``input_lengths`` (one result per sample). All scores are natural logarithms. Nothing
+optional ``input_lengths`` (one result per sample). All scores are natural logarithms, and the
+decoders refuse rows that are not log-probabilities: `CTCLoss` takes logits, the decoders take
+``log_softmax(logits)``. Nothing
 here knows about plates: a grammar is any object with ``start``, ``allowed(state) -> (K,) bool``,
 ``step(state, k) -> state`` and ``accepts(state) -> bool`` — an `Automaton`, a
 `CallableGrammar`, or ``minilpr.data.grammar.plate_automaton()``.
@@ -31,6 +33,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from minilpr.nn.ctc_inputs import LOG_PROB_TOL, row_log_sum_exp
 from minilpr.nn.ctc_lattice import ctc_best_alignment
 
 
@@ -116,6 +119,7 @@ def label_confidences(log_probs: np.ndarray, labels: Sequence[int], blank: int =
 
 
 def _check_log_probs(name: str, log_probs: np.ndarray, blank: int) -> np.ndarray:
+    """One sample's scores as a ``(T, K)`` float array, with the blank among the classes."""
     log_probs = np.asarray(log_probs)
     if not np.issubdtype(log_probs.dtype, np.floating):
         raise TypeError(f"{name}: log_probs must be floating point, got {log_probs.dtype}")
@@ -137,13 +141,43 @@ def _batch_lengths(name: str, log_probs: np.ndarray, input_lengths) -> list[int]
     return [int(T_n) for T_n in lengths]
 
 
+def _split(name: str, log_probs, input_lengths, blank: int):
+    """``(samples, batch)``: the ``(T_n, K)`` scores of each sample, each checked, and whether
+    ``log_probs`` was a ``(T, N, K)`` batch (else it was one ``(T, K)`` sample)."""
+    log_probs = np.asarray(log_probs)
+    if log_probs.ndim != 3:
+        return [_check_log_probs(name, log_probs, blank)], False
+    lengths = _batch_lengths(name, log_probs, input_lengths)
+    return [_check_log_probs(name, log_probs[:T_n, n], blank)
+            for n, T_n in enumerate(lengths)], True
+
+
+def _check_normalised(name: str, samples: list, batch: bool) -> None:
+    """Refuse the scores unless every frame's row is a log-probability row.
+
+    The decoders compare and add log-probabilities, so raw logits (what `CTCLoss` takes) would
+    give "log-probabilities" above 0 and beams ranked by nothing meaningful. A row counts as a
+    log-probability row when its log-sum-exp is within `LOG_PROB_TOL` of 0 (NaN never does).
+    """
+    totals = row_log_sum_exp(np.concatenate(samples)) if samples else np.zeros(0)  # (sum T_n,)
+    off = np.flatnonzero(~(np.abs(totals) <= LOG_PROB_TOL))
+    if off.size:
+        starts = np.cumsum([0] + [x.shape[0] for x in samples])
+        n = int(np.searchsorted(starts, off[0], side="right") - 1)
+        where = f"sample {n}, frame {off[0] - starts[n]}" if batch else f"frame {off[0]}"
+        raise ValueError(f"{name}: log_probs are not log-probabilities ({where}: log-sum-exp "
+                         f"over the K classes is {totals[off[0]]:.3g}, should be 0): CTCLoss "
+                         "takes logits, the decoders log-probabilities — pass "
+                         "log_softmax(logits)")
+
+
 def greedy_decode(log_probs: np.ndarray, input_lengths=None, blank: int = 0):
     """Best-path decoding: argmax per frame, merge repeats, drop blanks.
 
     Parameters
     ----------
     log_probs : (T, K) or (T, N, K) float
-        Log-probabilities (or any scores with the same argmax; confidences then mean less).
+        Log-probabilities: ``log_softmax`` of the logits (rows that are not are refused).
     input_lengths : (N,) int, optional
         Frames of each sample of a batch; all T by default.
     blank : int
@@ -151,12 +185,21 @@ def greedy_decode(log_probs: np.ndarray, input_lengths=None, blank: int = 0):
     Returns
     -------
     Hypothesis, or a list of N of them for a batch
+
+    Raises
+    ------
+    ValueError
+        When a frame's row is not a log-probability row (its log-sum-exp is off 0 by more than
+        ``LOG_PROB_TOL``, or NaN): raw logits, the natural mistake after `CTCLoss`.
     """
-    log_probs = np.asarray(log_probs)
-    if log_probs.ndim == 3:
-        lengths = _batch_lengths("greedy_decode", log_probs, input_lengths)
-        return [greedy_decode(log_probs[:T_n, n], blank=blank) for n, T_n in enumerate(lengths)]
-    log_probs = _check_log_probs("greedy_decode", log_probs, blank)
+    samples, batch = _split("greedy_decode", log_probs, input_lengths, blank)
+    _check_normalised("greedy_decode", samples, batch)
+    results = [_best_path(x, blank) for x in samples]
+    return results if batch else results[0]
+
+
+def _best_path(log_probs: np.ndarray, blank: int) -> Hypothesis:
+    """Greedy decoding of one checked sample, ``(T, K)``."""
     path = log_probs.argmax(axis=1)  # (T,)
     log_prob = float(log_probs[np.arange(path.size), path].sum())
     confidences = path_confidences(log_probs, path, blank)
@@ -302,6 +345,7 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | 
     Parameters
     ----------
     log_probs : (T, K) or (T, N, K) float
+        Log-probabilities (``log_softmax`` of the logits; other rows are refused).
     beam_width : int
         Prefixes kept per frame. When it is at least the number of prefixes with non-zero
         probability, nothing is pruned and the scores are exact.
@@ -322,20 +366,24 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | 
     list of Hypothesis
         Best first; for a batch, a list of N such lists.
     """
-    log_probs = np.asarray(log_probs)
-    if log_probs.ndim == 3:
-        lengths = _batch_lengths("prefix_beam_search", log_probs, input_lengths)
-        return [prefix_beam_search(log_probs[:T_n, n], beam_width, top_k, blank, grammar,
-                                   min_prob) for n, T_n in enumerate(lengths)]
-    log_probs = _check_log_probs("prefix_beam_search", log_probs, blank)
+    samples, batch = _split("prefix_beam_search", log_probs, input_lengths, blank)
     if beam_width < 1:
         raise ValueError(f"prefix_beam_search: beam_width must be at least 1, got {beam_width}")
-    log_probs64 = log_probs.astype(np.float64)
-    T, K = log_probs64.shape
-    if grammar is not None and np.shape(grammar.allowed(grammar.start)) != (K,):
+    K = samples[0].shape[1] if samples else 0
+    if samples and grammar is not None and np.shape(grammar.allowed(grammar.start)) != (K,):
         raise ValueError(f"prefix_beam_search: the grammar is over "
                          f"{np.shape(grammar.allowed(grammar.start))[0]} classes but log_probs "
                          f"has K={K}")
+    _check_normalised("prefix_beam_search", samples, batch)
+    results = [_prefix_beam(x, beam_width, top_k, blank, grammar, min_prob) for x in samples]
+    return results if batch else results[0]
+
+
+def _prefix_beam(log_probs: np.ndarray, beam_width: int, top_k: int | None, blank: int,
+                 grammar, min_prob: float) -> list:
+    """Prefix beam search over one checked sample, ``(T, K)``; see `prefix_beam_search`."""
+    log_probs64 = log_probs.astype(np.float64)
+    T, K = log_probs64.shape
     with np.errstate(divide="ignore"):
         extendable = log_probs64 >= np.log(min_prob)  # (T, K)
     extendable[:, blank] = False
