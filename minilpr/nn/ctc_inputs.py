@@ -101,7 +101,7 @@ def _ragged(targets) -> str | None:
     return (f"targets are a list of {len(lengths)} labels of different lengths "
             f"({', '.join(map(str, lengths[:5]))}{', ...' if len(lengths) > 5 else ''}): pass "
             "them padded (N, L_max) or concatenated (sum(L),); "
-            "targets, target_lengths = pad_targets(labels) makes both")
+            "targets, target_lengths = minilpr.nn.pad_targets(labels) makes both")
 
 
 def _swapped_axes(shape, input_lengths) -> str | None:
