@@ -20,10 +20,10 @@ the most probable labelling exactly is intractable in general, so:
 Each decoder reads one sample's ``(T, K)`` log-probabilities, or a ``(T, N, K)`` batch with
 optional ``input_lengths`` (one result per sample). All scores are natural logarithms, and the
 decoders refuse rows that are not log-probabilities: `CTCLoss` takes logits, the decoders take
-``log_softmax(logits)``. Nothing
-here knows about plates: a grammar is any object with ``start``, ``allowed(state) -> (K,) bool``,
-``step(state, k) -> state`` and ``accepts(state) -> bool`` — an `Automaton`, a
-`CallableGrammar`, or ``minilpr.data.grammar.plate_automaton()``.
+``log_softmax(logits)``. Nothing here knows about plates: a grammar is any object with
+``start``, ``allowed(state) -> (K,) bool``, ``step(state, k) -> state`` and
+``accepts(state) -> bool`` — an `Automaton`, a `CallableGrammar`, or alike (the plate grammar
+is an `Automaton`, built in `minilpr.models.plate_ctc`).
 """
 
 from __future__ import annotations
