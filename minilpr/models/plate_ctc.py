@@ -5,7 +5,7 @@ recogniser needs the two joined at both ends of its CTC head, and this module is
 
 * `ctc_targets` encodes plate strings with the charset (`minilpr.data.charset.encode`) into the
   ``(targets, target_lengths)`` pair `minilpr.nn.CTCLoss` takes;
-* `plate_automaton` builds the `minilpr.nn.decode.Automaton` that
+* `plate_automaton` builds the `minilpr.nn.automaton.Automaton` that
   `minilpr.nn.decode.constrained_beam_search` follows, from the plate patterns that
   `minilpr.data.grammar` states as plain data.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from minilpr.data.charset import BLANK, NUM_CLASSES, encode
 from minilpr.data.grammar import plate_patterns
 from minilpr.nn.ctc_inputs import pad_targets
-from minilpr.nn.decode import Automaton
+from minilpr.nn.automaton import Automaton
 
 
 def ctc_targets(plates: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
