@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from minilpr.data.charset import KINDS, plate_type, validate_plate
-from minilpr.data.glyphs import STROKE_WEIGHTS, glyph_mask
+from minilpr.data.glyphs import Typeface, glyph_mask
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,8 @@ def _check_text_kind(text: str, kind: str) -> None:
                          f"{'have' if eight else 'need'} 8")
 
 
-_MASKS: dict[tuple[str, int, int, float], np.ndarray] = {}   # see _compose
+_MASKS: dict[tuple[str, int, int, float, str], np.ndarray] = {}   # see _compose
+_CLASSIC = Typeface.classic()
 
 
 def _scales(px_per_mm) -> tuple[float, float]:
@@ -242,7 +243,8 @@ def _ink(color, rng: np.random.Generator | None, gray: bool):
 
 def render_plate(text: str, kind: str | None = None, rng: np.random.Generator | None = None,
                  px_per_mm: float | tuple[float, float] = 1.0,
-                 rows: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                 rows: int = 1,
+                 typeface: Typeface | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw a clean, frontal plate.
 
     Parameters
@@ -259,6 +261,9 @@ def render_plate(text: str, kind: str | None = None, rng: np.random.Generator | 
     rows : {1, 2}
         2 draws the 440 × 220 two-row plate that large vehicles carry at the rear and trailers
         (挂) carry; 7-character numbers only.
+    typeface : Typeface, optional
+        The faces and weights of the characters; by default ``Typeface.classic()`` (Noto Sans
+        CJK for everything). ``PlateGenerator`` draws with ``Typeface()``, the realistic mix.
 
     Returns
     -------
@@ -271,11 +276,13 @@ def render_plate(text: str, kind: str | None = None, rng: np.random.Generator | 
     kind = default_kind(text) if kind is None else kind
     _check_text_kind(text, kind)
     layout = plate_layout(text, rows)
-    return _compose(text, kind, rng, *_scales(px_per_mm), gray=False, layout=layout)
+    return _compose(text, kind, rng, *_scales(px_per_mm), gray=False, layout=layout,
+                    typeface=typeface)
 
 
 def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, sy: float,
-             gray: bool, layout: PlateLayout | None = None) -> tuple[np.ndarray, np.ndarray]:
+             gray: bool, layout: PlateLayout | None = None,
+             typeface: Typeface | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``render_plate`` without the argument checks, in RGB or directly in gray.
 
     Drawing in gray when gray is wanted gives the same picture (every step is a per-pixel
@@ -304,8 +311,7 @@ def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, s
                      np.float32)  # (L, 4) slots in pixels
     slots = _slot_sizes(layout, sx, sy)
     text_ink = _ink(STYLES[style].text, rng, gray)
-    weights = STROKE_WEIGHTS
-    weight = weights[-1] if rng is None else weights[rng.integers(len(weights))]
+    styles = (_CLASSIC if typeface is None else typeface).draw(text, rng)  # (face, weight)s
     # All characters in one blend: their masks are laid into one coverage map of the text band
     # and the band is blended once with an image of the ink colour. One OpenCV call instead of
     # one per character (with its ink array) saves most of the per-plate Python overhead; the
@@ -320,8 +326,8 @@ def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, s
     coverage = np.zeros(band.shape[:2], np.float32)         # (band_h, band_w) 1 = ink
     ink = np.empty_like(band)
     ink[:] = text_ink
-    for char, x, y, slot_w, slot_h in places:
-        key = (char, slot_w, slot_h, weight)
+    for (char, x, y, slot_w, slot_h), (face, weight) in zip(places, styles):
+        key = (char, slot_w, slot_h, weight, face)
         mask = _MASKS.get(key)
         if mask is None:   # a plain dict in front of glyph_mask's lru_cache: a cheaper lookup
             if len(_MASKS) >= 4096:   # bounded like glyph_mask's cache (scenes use many sizes)

@@ -24,16 +24,16 @@ import numpy as np
 
 from minilpr.data import augment as aug
 from minilpr.data.charset import KINDS, plate_type, random_plate
-from minilpr.data.glyphs import STROKE_WEIGHTS, glyph_mask, glyph_master
+from minilpr.data.glyphs import FACES, STROKE_WEIGHTS, Typeface, glyph_mask, glyph_master
 from minilpr.data.plate_render import (DOUBLE_ROW, LUMA, NEW_ENERGY, POLICE_RED, SINGLE_ROW,
                                        STYLES, PlateLayout, PlateStyle, _check_text_kind,
                                        _compose, default_kind, double_row, plate_layout,
                                        render_plate, single_row, style_name)
 
-__all__ = ["DEFAULT_KINDS", "DOUBLE_ROW", "LUMA", "NEW_ENERGY", "POLICE_RED", "SINGLE_ROW",
-           "STROKE_WEIGHTS", "STYLES", "PlateGenerator", "PlateLayout", "PlateSample",
-           "PlateStyle", "default_kind", "double_row", "glyph_mask", "glyph_master",
-           "plate_layout", "render_plate", "single_row", "style_name"]
+__all__ = ["DEFAULT_KINDS", "DOUBLE_ROW", "FACES", "LUMA", "NEW_ENERGY", "POLICE_RED",
+           "SINGLE_ROW", "STROKE_WEIGHTS", "STYLES", "Framing", "PlateGenerator", "PlateLayout",
+           "PlateSample", "PlateStyle", "Typeface", "default_kind", "double_row", "glyph_mask",
+           "glyph_master", "plate_layout", "render_plate", "single_row", "style_name"]
 
 
 @dataclass
@@ -54,6 +54,63 @@ class PlateSample:
     pitch_deg: float
     corners: np.ndarray        # (4, 2) float32
     homography: np.ndarray     # (3, 3) float64
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How the crop sits on the posed plate beyond the detector-style box of ``augment``.
+
+    Measured on the real development crops (``docs/data.md``): their characters lean more than
+    the pose alone makes them lean (the plate is a parallelogram in the photo, its rows level and
+    its sides slanted), and the crops sit off-centre, cutting the left edge more often than the
+    right. All in crop units, applied around the crop's centre after the pose.
+
+    Parameters
+    ----------
+    p_shear, shear_std, max_shear : float
+        Probability of a lean; its slope (horizontal pixels per vertical pixel), N(0, std)
+        clipped to ± max.
+    shift_x : (float, float)
+        Horizontal shift of the plate in the crop, a fraction of the crop width, uniform;
+        negative moves it left (the left edge cut deeper, the right margin wider).
+    p_zoom_x, zoom_x : float, (float, float)
+        Probability and range of a horizontal zoom, which cuts into both ends (the border, or
+        part of the first and last characters when it is large).
+    p_zoom_y, zoom_y : float, (float, float)
+        Probability and range of a vertical zoom: a tighter crop, the characters taller in it.
+    """
+
+    p_shear: float = 0.8
+    shear_std: float = 0.1
+    max_shear: float = 0.3
+    shift_x: tuple[float, float] = (-0.025, 0.01)
+    p_zoom_x: float = 0.0
+    zoom_x: tuple[float, float] = (1.0, 1.06)
+    p_zoom_y: float = 0.0
+    zoom_y: tuple[float, float] = (1.0, 1.12)
+
+    @classmethod
+    def none(cls) -> "Framing":
+        """The crop exactly as ``augment`` frames it (the first generator's framing)."""
+        return cls(p_shear=0.0, shift_x=(0.0, 0.0), p_zoom_x=0.0, p_zoom_y=0.0)
+
+    def is_none(self) -> bool:
+        return self.p_shear == 0 and self.shift_x == (0.0, 0.0) and self.p_zoom_x == 0 \
+            and self.p_zoom_y == 0
+
+    def matrix(self, rng: np.random.Generator, height: float, width: float) -> tuple:
+        """A random 3×3 map (nested tuples) from crop pixels to crop pixels, about the centre:
+        ``x' = zoom_x · (x − W/2) + shear · (y − H/2) + W/2 + shift · W``,
+        ``y' = zoom_y · (y − H/2) + H/2``."""
+        shear = 0.0
+        if rng.random() < self.p_shear:
+            shear = min(self.max_shear, max(-self.max_shear, rng.normal(0.0, self.shear_std)))
+        shift = rng.uniform(*self.shift_x) * width
+        zoom = rng.uniform(*self.zoom_x) if rng.random() < self.p_zoom_x else 1.0
+        zoom_y = rng.uniform(*self.zoom_y) if rng.random() < self.p_zoom_y else 1.0
+        cx, cy = width / 2, height / 2
+        return ((zoom, shear, cx - zoom * cx - shear * cy + shift),
+                (0.0, zoom_y, cy - zoom_y * cy), (0.0, 0.0, 1.0))
 
 
 DEFAULT_KINDS = {"blue": 0.55, "yellow": 0.15, "green": 0.2, "white": 0.05, "black": 0.05}
@@ -80,13 +137,23 @@ class PlateGenerator:
     kinds : dict, optional
         Relative frequency of each plate colour (``DEFAULT_KINDS``); a yellow plate is a
         coach (学) or trailer (挂) plate with probability ``p_special_yellow``.
+    typeface : Typeface, optional
+        The faces and weights of the characters: by default the realistic mix ``Typeface()``
+        (GA 36 stroke font, several fonts filling the slot, bold province characters); None or
+        ``Typeface.classic()`` draws everything in Noto Sans CJK as the first generator did.
+    framing : Framing, optional
+        Lean and off-centre framing after the pose (``Framing()``); None or ``Framing.none()``
+        keeps the first generator's framing. It refines the ``crop`` effect, so it is off
+        when ``augment.p_crop`` is 0 (clean crops, ``AugmentConfig.only`` of another effect).
+        ``typeface=None, framing=None`` reproduces the first generator's crops byte for byte.
     """
 
     supersample = 2
 
     def __init__(self, seed: int = 0, size: tuple[int, int] = (32, 220), color: bool = False,
                  augment: aug.AugmentConfig | None = aug.AugmentConfig(),
-                 kinds: dict[str, float] | None = None, p_special_yellow: float = 0.3):
+                 kinds: dict[str, float] | None = None, p_special_yellow: float = 0.3,
+                 typeface: Typeface | None = Typeface(), framing: Framing | None = Framing()):
         if len(size) != 2 or min(size) < 8:
             raise ValueError(f"PlateGenerator: size must be (H, W) of at least 8, got {size}")
         kinds = DEFAULT_KINDS if kinds is None else kinds
@@ -101,6 +168,10 @@ class PlateGenerator:
         weights = np.array([kinds[k] for k in self.kind_names], np.float64)
         self.kind_cdf = np.cumsum(weights / weights.sum()).tolist()
         self.p_special_yellow = p_special_yellow
+        self.typeface = None if typeface == Typeface.classic() else typeface
+        # framing refines the detector-style crop: off with it (and for clean crops)
+        clean = framing is None or framing.is_none() or self.augment.p_crop == 0
+        self.framing = None if clean else framing
         seeds = np.random.SeedSequence(seed).spawn(2)
         self.rng = np.random.default_rng(seeds[0])
         setup = np.random.default_rng(seeds[1])
@@ -156,14 +227,20 @@ class PlateGenerator:
         else:
             kind = default_kind(text) if kind is None else kind
             _check_text_kind(text, kind)
-        plate, _ = _compose(text, kind, rng, *self.render_scale, gray=not self.color)
+        plate, _ = _compose(text, kind, rng, *self.render_scale, gray=not self.color,
+                            typeface=self.typeface)
         if rng.random() < cfg.p_dirt:
             aug.add_dirt(plate, rng, cfg)
         if rng.random() < cfg.p_occlusion:
             aug.add_occlusion(plate, rng, cfg)
         layout = plate_layout(text)
         geometry = aug.sample_geometry(rng, cfg, layout.width, layout.height, self.canvas_size)
-        from_pixels = geometry.homography @ self._from_pixels
+        homography, corners = geometry.homography, geometry.corners
+        if self.framing is not None:
+            frame = np.array(self.framing.matrix(rng, *self.canvas_size))
+            homography = frame @ homography
+            corners = aug.apply_homography(frame, corners).astype(np.float32)
+        from_pixels = homography @ self._from_pixels
         canvas = self._canvas()
         cv2.warpPerspective(plate, from_pixels, self.canvas_size[::-1], dst=canvas,
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
@@ -172,8 +249,8 @@ class PlateGenerator:
         return PlateSample(image=crop, text=text, kind=kind, plate_type=plate_type(text),
                            tilt_deg=geometry.tilt_deg, yaw_deg=geometry.yaw_deg,
                            pitch_deg=geometry.pitch_deg,
-                           corners=(geometry.corners / self.supersample).astype(np.float32),
-                           homography=self._down @ geometry.homography)
+                           corners=(corners / self.supersample).astype(np.float32),
+                           homography=self._down @ homography)
 
     def batch(self, n: int) -> tuple[np.ndarray, list[str]]:
         """``n`` crops ready for the recogniser.

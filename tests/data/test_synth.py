@@ -1,12 +1,15 @@
 """The generator: realistic crops, determinism, shapes, metadata, the kind mix; re-exports."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
 from minilpr.data import glyphs, plate_render
+from minilpr.data.augment import AugmentConfig, apply_homography
 from minilpr.data.charset import is_valid_plate, plate_type
-from minilpr.data.synth import PlateGenerator
+from minilpr.data.synth import Framing, PlateGenerator, Typeface
 
 from tests.paths import REAL_DATA
 
@@ -120,3 +123,61 @@ def test_clean_crop_is_the_plate_exactly():
     # the plate fills the crop: blue almost everywhere
     blue = s.image[..., 2].astype(int) - s.image[..., 0] > 60
     assert blue.mean() > 0.5
+
+
+def test_the_first_generator_is_reachable_and_the_default_differs():
+    old, _ = PlateGenerator(7, typeface=None, framing=None).batch(20)
+    same, _ = PlateGenerator(7, typeface=Typeface.classic(), framing=Framing.none()).batch(20)
+    new, _ = PlateGenerator(7).batch(20)
+    assert old.tobytes() == same.tobytes() and old.tobytes() != new.tobytes()
+    assert PlateGenerator(0, typeface=Typeface.classic()).typeface is None      # classic path
+    assert PlateGenerator(0, framing=Framing.none()).framing is None
+    assert PlateGenerator(0, augment=None).framing is None                     # clean crops
+    assert PlateGenerator(0, augment=AugmentConfig.only("tilt")).framing is None
+    assert PlateGenerator(0).typeface == Typeface() and PlateGenerator(0).framing == Framing()
+
+
+@pytest.mark.parametrize("face", ["stroke", "dejavu"])
+def test_a_single_face_typeface_draws_that_face(face, monkeypatch):
+    drawn = []
+    original = glyphs.glyph_mask
+
+    def spy(char, width, height, weight, face_):
+        drawn.append(face_ if char not in "京沪粤" else "cjk")
+        return original(char, width, height, weight, face_)
+
+    monkeypatch.setattr(plate_render, "glyph_mask", spy)
+    monkeypatch.setattr(plate_render, "_MASKS", {})
+    generator = PlateGenerator(5, typeface=Typeface(faces=((face, 1.0),), p_mixed=0.0))
+    for text in ("京A12345", "沪B67890", "粤C2D4F6"):
+        generator.sample(text)
+    assert set(drawn) == {face, "cjk"}
+
+
+TIGHT_CROP = replace(AugmentConfig.none(), p_crop=1.0, margin_x=(0.0, 0.0), margin_y=(0.0, 0.0))
+
+
+def test_framing_leans_and_shifts_the_plate_as_documented():
+    lean = Framing(p_shear=1.0, shear_std=0.2, max_shear=0.2, shift_x=(0.0, 0.0), p_zoom_x=0.0,
+                   p_zoom_y=0.0)
+    generator = PlateGenerator(6, augment=TIGHT_CROP, framing=lean)
+    slopes = []
+    for _ in range(30):
+        s = generator.sample()
+        (tl, _, _, bl) = s.corners
+        slopes.append((bl[0] - tl[0]) / (bl[1] - tl[1]))     # x per y along the left edge
+        width = 480 if len(s.text) == 8 else 440                  # mm: green plates are wider
+        plate = np.array([[0, 0], [width, 0], [width, 140], [0, 140]], np.float64)
+        np.testing.assert_allclose(apply_homography(s.homography, plate), s.corners, atol=1e-3)
+    slopes = np.array(slopes)
+    assert np.abs(slopes).max() <= 0.2 + 1e-6 and np.abs(slopes).min() < 0.2
+    assert slopes.std() > 0.05 and (slopes > 0).any() and (slopes < 0).any()
+    zoom = Framing(p_shear=0.0, shift_x=(0.0, 0.0), p_zoom_x=1.0, zoom_x=(1.1, 1.1), p_zoom_y=1.0,
+                   zoom_y=(1.25, 1.25))
+    s = PlateGenerator(6, augment=TIGHT_CROP, framing=zoom).sample("京A12345")
+    np.testing.assert_allclose(s.corners[:, 0], [-11, 231, 231, -11], atol=1e-3)  # both ends cut
+    np.testing.assert_allclose(s.corners[:, 1], [-4, -4, 36, 36], atol=1e-3)      # top, bottom
+    shift = Framing(p_shear=0.0, shift_x=(-0.05, -0.05), p_zoom_x=0.0, p_zoom_y=0.0)
+    s = PlateGenerator(6, augment=TIGHT_CROP, framing=shift).sample("京A12345")
+    np.testing.assert_allclose(s.corners[:, 0], [-11, 209, 209, -11], atol=1e-3)  # left cut
+
