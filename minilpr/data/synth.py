@@ -237,9 +237,10 @@ class PlateGenerator:
         geometry = aug.sample_geometry(rng, cfg, layout.width, layout.height, self.canvas_size)
         homography, corners = geometry.homography, geometry.corners
         if self.framing is not None:
-            frame = np.array(self.framing.matrix(rng, *self.canvas_size))
-            homography = frame @ homography
-            corners = aug.apply_homography(frame, corners).astype(np.float32)
+            (a, b, c), (_, d, e), _ = frame = self.framing.matrix(rng, *self.canvas_size)
+            homography = np.array(frame) @ homography
+            corners = np.array([(a * x + b * y + c, d * y + e)        # an affine map: no divide
+                                for x, y in corners.tolist()], np.float32)
         from_pixels = homography @ self._from_pixels
         canvas = self._canvas()
         cv2.warpPerspective(plate, from_pixels, self.canvas_size[::-1], dst=canvas,
