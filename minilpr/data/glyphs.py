@@ -51,6 +51,9 @@ def _font(face: str = "noto"):
 # Regular, 0.03 a bold plate. Real plates vary with the font revision, wear and the camera, so
 # the generator draws one per plate; the last one is the canonical plate's (rng=None).
 STROKE_WEIGHTS = (0.005, 0.015, 0.03)
+# The same for the province characters of the realistic mix, drawn apart from the letters' and
+# spread around the ink measured in the real crops' province slots (docs/data.md).
+PROVINCE_WEIGHTS = (0.005, 0.01, 0.02, 0.03, 0.04)
 
 
 @lru_cache(maxsize=None)
@@ -173,11 +176,6 @@ def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHT
 
 
 
-# Stroke thickening of the province characters (dilation as a fraction of the glyph height):
-# real province characters range from about Noto Regular to much heavier.
-PROVINCE_WEIGHTS = (0.005, 0.01, 0.02, 0.03, 0.04)
-
-
 @dataclass(frozen=True)
 class Typeface:
     """Which faces and weights draw a generated plate's characters.
@@ -211,6 +209,7 @@ class Typeface:
 
     @classmethod
     def classic(cls) -> "Typeface":
+        """Noto Sans CJK for every character, one weight per plate: the first generator."""
         return cls(faces=(("noto", 1.0),), p_mixed=0.0, province_weights=())
 
     def __post_init__(self):
@@ -224,9 +223,10 @@ class Typeface:
             raise ValueError(f"Typeface: p_mixed must be in [0, 1], got {self.p_mixed}")
         if not self.font_weights or not self.stroke_mm:
             raise ValueError("Typeface: font_weights and stroke_mm need at least one value")
-        total = sum(frequencies)
+        # derived once (a frozen dataclass sets them through object.__setattr__)
         object.__setattr__(self, "_cdf", np.cumsum(frequencies).tolist())
-        object.__setattr__(self, "_total", total)
+        object.__setattr__(self, "_total", sum(frequencies))
+        object.__setattr__(self, "_classic", names == ["noto"] and not self.province_weights)
 
     def _face(self, u: float) -> str:
         """The face at the uniform draw ``u`` in [0, 1)."""
@@ -241,7 +241,7 @@ class Typeface:
             weight = 10.0 if face == "stroke" else self.font_weights[-1]
             province = (self.province_weights or self.font_weights)[-1]
             return [("noto", province) if _is_cjk(c) else (face, weight) for c in text]
-        if self.faces == (("noto", 1.0),) and not self.province_weights:
+        if self._classic:
             # the classic plate: one weight for every character, one draw (as it always was)
             weight = self.font_weights[rng.integers(len(self.font_weights))]
             return [("noto", weight)] * len(text)

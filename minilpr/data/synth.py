@@ -5,10 +5,10 @@ The work is done in three rooms:
 - ``minilpr.data.glyphs``: the plate font's glyph masks, rasterised once and cached;
 - ``minilpr.data.plate_render``: ``render_plate(text, kind)`` draws one clean plate, flat and
   frontal, at its real proportions (GA 36), and returns the character boxes;
-- this module: ``PlateGenerator`` draws a random number, renders it, puts it in a random pose
-  (in-plane tilt, yaw, pitch), crops the axis-aligned box around it the way a detector would, and
-  degrades the crop (``minilpr.data.augment``) into the recogniser's input: grayscale 32×220 by
-  default.
+- this module: ``PlateGenerator`` draws a random number, renders it in a random ``Typeface``,
+  puts it in a random pose (in-plane tilt, yaw, pitch), crops the axis-aligned box around it the
+  way a detector would, leans and shifts it as real crops are (``Framing``), and degrades the
+  crop (``minilpr.data.augment``) into the recogniser's input: grayscale 32×220 by default.
 
 The public names of the first two are re-exported here, so ``from minilpr.data.synth import
 render_plate`` keeps working.
@@ -88,6 +88,17 @@ class Framing:
     zoom_x: tuple[float, float] = (1.0, 1.06)
     p_zoom_y: float = 0.0
     zoom_y: tuple[float, float] = (1.0, 1.12)
+
+    def __post_init__(self):
+        for name in ("p_shear", "p_zoom_x", "p_zoom_y"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"Framing: {name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("shift_x", "zoom_x", "zoom_y"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"Framing: {name} must be (low, high), got {(low, high)}")
+        if self.shear_std < 0 or self.max_shear < 0 or min(self.zoom_x + self.zoom_y) <= 0:
+            raise ValueError("Framing: shear_std, max_shear and the zooms must be positive")
 
     @classmethod
     def none(cls) -> "Framing":

@@ -181,3 +181,12 @@ def test_framing_leans_and_shifts_the_plate_as_documented():
     s = PlateGenerator(6, augment=TIGHT_CROP, framing=shift).sample("京A12345")
     np.testing.assert_allclose(s.corners[:, 0], [-11, 209, 209, -11], atol=1e-3)  # left cut
 
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(p_shear=1.5), "p_shear"), (dict(shift_x=(0.1, -0.1)), "shift_x"),
+    (dict(zoom_y=(0.0, 1.0)), "positive"), (dict(shear_std=-0.1), "positive"),
+])
+def test_framing_errors(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        Framing(**kwargs)
