@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from minilpr.data.charset import KINDS, plate_type, validate_plate
+from minilpr.data.colour import GRAY_WEIGHTS, gray_level
 from minilpr.data.glyphs import Typeface, glyph_mask
 
 
@@ -131,8 +132,7 @@ STYLES = {
     "black": PlateStyle((20, 20, 20), (12, 12, 12), (245, 245, 245), (235, 235, 235)),
 }
 POLICE_RED = (205, 20, 25)
-LUMA = np.array([0.299, 0.587, 0.114])   # RGB -> gray weights, as cv2.COLOR_RGB2GRAY
-_LUMA_WEIGHTS = tuple(LUMA.tolist())
+LUMA = GRAY_WEIGHTS   # RGB -> gray weights, as cv2.COLOR_RGB2GRAY (kept under its old name)
 
 
 def style_name(text: str, kind: str) -> str:
@@ -236,8 +236,7 @@ def _ink(color, rng: np.random.Generator | None, gray: bool):
         gain, offset = rng.uniform(0.94, 1.06), rng.uniform(-12, 12, 3).tolist()
         color = [min(255.0, max(0.0, c * gain + o)) for c, o in zip(color, offset)]
     if gray:
-        red, green, blue = color
-        return round(red * _LUMA_WEIGHTS[0] + green * _LUMA_WEIGHTS[1] + blue * _LUMA_WEIGHTS[2])
+        return round(gray_level(color))
     return tuple(float(round(c)) for c in color)
 
 
@@ -297,7 +296,7 @@ def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, s
         # faded or freshly painted, with a slight colour cast: a gain and an offset per channel
         gain, offset = rng.uniform(0.85, 1.08), rng.uniform(-10, 10, 3)
         if gray:
-            img = cv2.addWeighted(background, gain, background, 0.0, float(offset @ LUMA))
+            img = cv2.addWeighted(background, gain, background, 0.0, float(offset @ GRAY_WEIGHTS))
         else:
             table = np.arange(256.0)[:, None] * gain + offset + 0.5  # (256, 3)
             img = cv2.LUT(background, np.clip(table, 0, 255).astype(np.uint8)[:, None])
@@ -373,5 +372,5 @@ def _rivet_colours(border: tuple[int, int, int], gray: bool) -> tuple[tuple, tup
     """
     metal = [c * 0.75 + 45 for c in border]
     if gray:
-        metal = [sum(c * w for c, w in zip(metal, _LUMA_WEIGHTS))]
+        metal = [gray_level(metal)]
     return tuple(c * 0.55 for c in metal), tuple(metal)

@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from minilpr.data import augment as aug
-from minilpr.data.charset import KINDS, plate_type, random_plate
+from minilpr.data.charset import plate_type, random_plate
+from minilpr.data.colour import KIND_MIX, car_paint, check_kind_mix
 from minilpr.data.glyphs import FACES, STROKE_WEIGHTS, Typeface, glyph_mask, glyph_master
 from minilpr.data.plate_render import (DOUBLE_ROW, LUMA, NEW_ENERGY, POLICE_RED, SINGLE_ROW,
                                        STYLES, PlateLayout, PlateStyle, _check_text_kind,
@@ -124,12 +125,7 @@ class Framing:
                 (0.0, zoom_y, cy - zoom_y * cy), (0.0, 0.0, 1.0))
 
 
-DEFAULT_KINDS = {"blue": 0.55, "yellow": 0.15, "green": 0.2, "white": 0.05, "black": 0.05}
-
-# paint colours of car bodies around the plate (RGB)
-_CAR_PAINTS = np.array([[235, 235, 235], [25, 25, 28], [150, 152, 155], [95, 97, 100],
-                        [160, 30, 30], [30, 50, 110], [200, 200, 205], [60, 60, 60],
-                        [120, 100, 80], [45, 70, 50]], np.float32)
+DEFAULT_KINDS = KIND_MIX
 
 
 class PlateGenerator:
@@ -167,11 +163,7 @@ class PlateGenerator:
                  typeface: Typeface | None = Typeface(), framing: Framing | None = Framing()):
         if len(size) != 2 or min(size) < 8:
             raise ValueError(f"PlateGenerator: size must be (H, W) of at least 8, got {size}")
-        kinds = DEFAULT_KINDS if kinds is None else kinds
-        unknown = set(kinds) - set(KINDS)
-        if unknown or not kinds or min(kinds.values()) < 0 or sum(kinds.values()) <= 0:
-            raise ValueError(f"PlateGenerator: kinds must map some of {KINDS} to non-negative "
-                             f"weights with a positive sum, got {kinds}")
+        kinds = check_kind_mix(DEFAULT_KINDS if kinds is None else kinds, "PlateGenerator: kinds")
         self.size = (int(size[0]), int(size[1]))
         self.color = color
         self.augment = aug.AugmentConfig.none() if augment is None else augment
@@ -201,7 +193,7 @@ class PlateGenerator:
         """A car-body texture twice the canvas size: paint, gradient, bumper and grille lines."""
         ch, cw = self.canvas_size
         h, w = 2 * ch, 2 * cw
-        paint = _CAR_PAINTS[rng.integers(len(_CAR_PAINTS))]
+        paint = car_paint(rng)
         t = np.linspace(-1, 1, h, dtype=np.float32)[:, None, None]
         img = np.broadcast_to(paint * (1 + 0.25 * rng.uniform(-1, 1) * t), (h, w, 3)).copy()
         for _ in range(rng.integers(2, 8)):
