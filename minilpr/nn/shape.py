@@ -256,7 +256,8 @@ def to_sequence(x: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    seq : (T, N, C) float, a new C-contiguous array, with ``T = W`` and ``seq[t, n, c] = x[n, c, 0, t]``
+    seq : (T, N, C) float
+        A new contiguous array with ``T = W`` and ``seq[t, n, c] = x[n, c, 0, t]``.
     """
     if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[2] != 1:
         raise ValueError("ToSequence expects an (N, C, 1, W) feature map (height 1, its W "
