@@ -132,12 +132,14 @@ class LocalisationNet(Module):
     ----------
     config : LocalisationConfig
     rng : numpy.random.Generator or int or None
-        Seeds the initial weights and the dropout masks.
+        Seeds the initial weights and the dropout masks: one Generator, handed to every layer in
+        turn (None: fresh entropy; see `minilpr.nn.init.default_rng`).
 
     Shapes: ``x : (N, 1, H, W)`` with ``(H, W) = config.in_size`` -> ``theta : (N, 2, 3)``.
     """
 
-    def __init__(self, config: LocalisationConfig = TABLE4, rng=None):
+    def __init__(self, config: LocalisationConfig = TABLE4,
+                 rng: np.random.Generator | int | None = None):
         super().__init__()
         rng = default_rng(rng)
         self.config = config
@@ -207,6 +209,7 @@ class SpatialTransformer(Module):
     align_corners : bool
         The corner convention of `minilpr.nn.spatial`.
     rng : numpy.random.Generator or int or None
+        Passed to `LocalisationNet`, which threads one Generator through all its layers.
 
     Shapes: ``x : (N, C, H, W)`` -> ``out : (N, C, H_out, W_out)``.
 
@@ -230,7 +233,8 @@ class SpatialTransformer(Module):
     """
 
     def __init__(self, config: LocalisationConfig | str = TABLE4, in_channels: int = 1,
-                 out_size: tuple[int, int] | None = None, align_corners: bool = False, rng=None):
+                 out_size: tuple[int, int] | None = None, align_corners: bool = False,
+                 rng: np.random.Generator | int | None = None):
         super().__init__()
         if isinstance(config, str):
             if config not in CONFIGS:

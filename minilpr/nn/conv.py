@@ -298,8 +298,9 @@ class Conv2d(Module):
     bias : bool
         Learn an additive bias per output channel.
     rng : numpy.random.Generator or int or None
-        Seeds the initialisation (PyTorch's default: He-uniform with ``negative_slope=sqrt(5)``,
-        i.e. U(±1/sqrt(C*KH*KW)), for the weight; U(±1/sqrt(C*KH*KW)) for the bias).
+        Draws the initialisation, PyTorch's default: He-uniform with ``negative_slope=sqrt(5)``,
+        i.e. U(±1/sqrt(C*KH*KW)), for the weight; U(±1/sqrt(C*KH*KW)) for the bias. None draws
+        from fresh entropy (see `minilpr.nn.init.default_rng`).
 
     Shapes
     ------
@@ -313,7 +314,7 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True, rng=None):
+                 bias: bool = True, rng: np.random.Generator | int | None = None):
         super().__init__()
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"Conv2d: channel counts must be positive, got in_channels="

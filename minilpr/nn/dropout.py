@@ -56,12 +56,13 @@ class Dropout(Module):
     p : float
         Drop probability, in [0, 1).
     rng : numpy.random.Generator or int or None
-        Kept as ``self.rng``; every training forward draws a new mask from it.
+        Kept as ``self.rng``; every training forward draws a new mask from it (None: fresh
+        entropy; see `minilpr.nn.init.default_rng`).
 
     Shapes: any ``x`` -> ``out`` of the same shape.
     """
 
-    def __init__(self, p: float = 0.5, rng=None):
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout probability p must be in [0, 1), got {p}")

@@ -90,8 +90,9 @@ class Linear(Module):
     bias : bool
         Learn an additive bias.
     rng : numpy.random.Generator or int or None
-        Draws the initial weights; PyTorch's defaults: ``weight ~ U(-1/sqrt(C), 1/sqrt(C))``
-        (Kaiming-uniform with slope sqrt(5)) and the same bound for ``bias``.
+        Draws the initial weights, PyTorch's defaults: ``weight ~ U(-1/sqrt(C), 1/sqrt(C))``
+        (Kaiming-uniform with slope sqrt(5)) and the same bound for ``bias``. None draws from
+        fresh entropy (see `minilpr.nn.init.default_rng`).
 
     Attributes
     ----------
@@ -101,7 +102,8 @@ class Linear(Module):
     Shapes: ``x : (..., C)`` -> ``out : (..., F)``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 rng: np.random.Generator | int | None = None):
         super().__init__()
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, "

@@ -436,14 +436,15 @@ class LSTMCell(Module):
         Learn ``bias_ih`` and ``bias_hh``.
     forget_bias : float, optional
         Start the forget gate with this total bias (see `LSTM`).
-    rng : numpy.random.Generator or int, optional
-        Weights and biases start U(-1/sqrt(H), 1/sqrt(H)), as in PyTorch.
+    rng : numpy.random.Generator or int or None
+        Weights and biases start U(-1/sqrt(H), 1/sqrt(H)), as in PyTorch (None: fresh entropy;
+        see `minilpr.nn.init.default_rng`).
 
     Shapes: x (N, D); h, c (N, H); ``weight_ih`` (4H, D), ``weight_hh`` (4H, H), biases (4H,).
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 forget_bias: float | None = None, rng=None):
+                 forget_bias: float | None = None, rng: np.random.Generator | int | None = None):
         super().__init__()
         _check_sizes("LSTMCell", input_size, hidden_size, 1, bias, forget_bias)
         rng = default_rng(rng)
@@ -521,8 +522,9 @@ class LSTM(Module):
         bias: the forget slice ``[H:2H]`` of ``bias_ih`` is set to it and that of ``bias_hh`` to
         0. With 1.0 (Gers et al. 2000; Jozefowicz et al. 2015) f starts near sigmoid(1) ≈ 0.73,
         so the cell remembers by default and gradients flow back through time from step one.
-    rng : numpy.random.Generator or int, optional
-        Every weight and bias starts U(-1/sqrt(H), 1/sqrt(H)), as in PyTorch.
+    rng : numpy.random.Generator or int or None
+        Every weight and bias starts U(-1/sqrt(H), 1/sqrt(H)), as in PyTorch (None: fresh
+        entropy; see `minilpr.nn.init.default_rng`).
 
     Shapes
     ------
@@ -535,7 +537,8 @@ class LSTM(Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 bidirectional: bool = False, forget_bias: float | None = None, rng=None):
+                 bidirectional: bool = False, forget_bias: float | None = None,
+                 rng: np.random.Generator | int | None = None):
         super().__init__()
         _check_sizes("LSTM", input_size, hidden_size, num_layers, bias, forget_bias)
         rng = default_rng(rng)
