@@ -166,9 +166,11 @@ class LocalisationNet(Module):
                              f"{expected[1]}, {expected[2]}), got shape "
                              f"{getattr(x, 'shape', type(x).__name__)}")
         features = self.features.forward(x)  # (N, C_last, H', W')
-        return self.regressor.forward(features).reshape(-1, 2, 3)  # (N, 2, 3)
+        theta = self.regressor.forward(features).reshape(-1, 2, 3)  # (N, 2, 3)
+        return self._keep_for_backward(theta, names="dtheta")
 
     def backward(self, dtheta: np.ndarray) -> np.ndarray:
+        _, dtheta = self._take_for_backward(dtheta)
         dfeatures = self.regressor.backward(dtheta.reshape(-1, 6))  # (N, C_last, H', W')
         return self.features.backward(dfeatures)
 
@@ -250,7 +252,6 @@ class SpatialTransformer(Module):
         self.localisation = LocalisationNet(config, rng)
         self.theta = None
         self.grid = None
-        self._cache = None
 
     def localise(self, x: np.ndarray) -> np.ndarray:
         """``theta : (N, 2, 3)`` for a batch: where the STN would look, without warping.
@@ -270,12 +271,10 @@ class SpatialTransformer(Module):
         grid, grid_cache = affine_grid_forward(theta, (N, C, out_h, out_w), self.align_corners)
         out, sample_cache = grid_sample_forward(x, grid, self.align_corners)
         self.theta, self.grid = theta, grid
-        self._cache = (grid_cache, sample_cache, fit_cache, C)
-        return out
+        return self._keep_for_backward(out, (grid_cache, sample_cache, fit_cache, C))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        grid_cache, sample_cache, fit_cache, C = self._need_forward(self._cache)
-        self._cache = None
+        (grid_cache, sample_cache, fit_cache, C), dout = self._take_for_backward(dout)
         dx_sampled, dgrid = grid_sample_backward(dout, sample_cache)
         dtheta = affine_grid_backward(dgrid, grid_cache)  # (N, 2, 3)
         dseen = self.localisation.backward(dtheta)  # (N, 1, *config.in_size)

@@ -332,7 +332,6 @@ class Conv2d(Module):
         self.weight = Parameter(kaiming_uniform(shape, rng, negative_slope=np.sqrt(5)))
         self.bias = Parameter(uniform_bias(out_channels, fans(shape)[0], rng)) if bias else None
         self._workspace: dict = {}
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x : (N, C, H, W) -> (N, F, H_out, W_out)``."""
@@ -344,15 +343,12 @@ class Conv2d(Module):
                              f"{x.shape[1]} (input shape {x.shape})")
         self._check_dtype(x, self.weight.data.dtype)
         bias = None if self.bias is None else self.bias.data
-        out, self._cache = conv2d_forward(x, self.weight.data, bias, self.stride, self.padding,
-                                          workspace=self._workspace)
-        return out
+        return self._keep_for_backward(*conv2d_forward(x, self.weight.data, bias, self.stride,
+                                                       self.padding, workspace=self._workspace))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout : (N, F, H_out, W_out) -> dx : (N, C, H, W)``; accumulates the weight grads."""
-        cache = self._need_forward(self._cache)
-        self._check_dout(dout, dtype=self.weight.data.dtype)  # conv2d_backward checks the shape
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         dx, dw, db = conv2d_backward(dout, cache)
         self.weight.grad += dw
         if self.bias is not None:

@@ -176,18 +176,15 @@ class MaxPool2d(Module):
         self.padding = pair(padding, "MaxPool2d: padding")
         _check_pool_args(np.zeros((1, 1) + self.kernel_size), self.kernel_size, self.stride,
                          self.padding)
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x : (N, C, H, W) -> (N, C, H_out, W_out)``."""
-        out, self._cache = maxpool2d_forward(x, self.kernel_size, self.stride, self.padding)
-        return out
+        return self._keep_for_backward(*maxpool2d_forward(x, self.kernel_size, self.stride,
+                                                          self.padding))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout : (N, C, H_out, W_out) -> dx : (N, C, H, W)``."""
-        cache = self._need_forward(self._cache)
-        self._check_dout(dout, cache[0].shape)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return maxpool2d_backward(dout, cache)
 
     def extra_repr(self) -> str:

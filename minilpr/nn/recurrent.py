@@ -414,15 +414,6 @@ def _uniform(shape, bound: float, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(-bound, bound, size=shape).astype(np.float32)
 
 
-def _split_dout(name: str, dout):
-    """``dout`` or ``(dout, (dh_n, dc_n))`` -> the three arrays (``None`` where absent)."""
-    if isinstance(dout, tuple):
-        if len(dout) != 2 or not isinstance(dout[1], tuple) or len(dout[1]) != 2:
-            raise ValueError(f"{name}.backward takes dout or (dout, (dh_n, dc_n))")
-        return dout[0], dout[1][0], dout[1][1]
-    return dout, None, None
-
-
 class LSTMCell(Module):
     """One LSTM step, as ``torch.nn.LSTMCell``: ``(x, (h, c)) -> (h', c')``.
 
@@ -457,7 +448,6 @@ class LSTMCell(Module):
             self.bias_hh = Parameter(_uniform(4 * H, k, rng))
             if forget_bias is not None:
                 _set_forget_bias(self.bias_ih, self.bias_hh, H, forget_bias)
-        self._cache = None
 
     def forward(self, x: np.ndarray, state=None):
         """``x`` (N, D), ``state`` = (h, c) each (N, H) or None (zeros) -> (h', c')."""
@@ -471,24 +461,14 @@ class LSTMCell(Module):
         b_ih, b_hh = (self.bias_ih.data, self.bias_hh.data) if self.bias else (None, None)
         out, cache = lstm_cell_forward(x, h, c, self.weight_ih.data, self.weight_hh.data,
                                        b_ih, b_hh)
-        self._cache = (cache, state is not None)
-        return out
+        return self._keep_for_backward(out, (cache, state is not None), names=("dh", "dc"))
 
     def backward(self, dout):
         """``dout`` = (dh', dc') (either may be None), or dh' alone.
 
         Returns dx, or ``(dx, (dh, dc))`` when a state was passed to forward.
         """
-        cache, had_state = self._need_forward(self._cache)
-        self._cache = None
-        dh, dc = dout if isinstance(dout, tuple) else (dout, None)
-        N, H = cache.hs.shape[1:]
-        dtype = cache.gates.dtype
-        dh = np.zeros((N, H), dtype) if dh is None else dh
-        dc = np.zeros((N, H), dtype) if dc is None else dc
-        if dh.shape != (N, H) or dc.shape != (N, H):
-            raise ValueError(f"LSTMCell.backward: dh {dh.shape} and dc {dc.shape} must be "
-                             f"{(N, H)}")
+        (cache, had_state), (dh, dc) = self._take_for_backward(dout)
         dx, dh_prev, dc_prev, dw_ih, dw_hh, db = lstm_cell_backward(dh, dc, cache)
         self.weight_ih.grad += dw_ih
         self.weight_hh.grad += dw_hh
@@ -559,7 +539,6 @@ class LSTM(Module):
                         _set_forget_bias(b_ih, b_hh, H, forget_bias)
                     setattr(self, "bias_ih" + suffix, b_ih)
                     setattr(self, "bias_hh" + suffix, b_hh)
-        self._cache = None
 
     def _parameter_sets(self) -> list[tuple]:
         """``(weight_ih, weight_hh, bias_ih, bias_hh)`` Parameters per layer and direction."""
@@ -585,30 +564,15 @@ class LSTM(Module):
         weights = [tuple(None if p is None else p.data for p in ps)
                    for ps in self._parameter_sets()]
         out, h_n, c_n, cache = lstm_forward(x, h0, c0, weights, self.bidirectional)
-        self._cache = (cache, state is not None)
-        return out, (h_n, c_n)
+        return self._keep_for_backward((out, (h_n, c_n)), (cache, state is not None),
+                                       names=("dout", ("dh_n", "dc_n")))
 
     def backward(self, dout):
         """``dout`` (T, N, num_directions * H), or ``(dout, (dh_n, dc_n))`` (None for zeros).
 
         Returns dx (T, N, D), or ``(dx, (dh0, dc0))`` when a state was passed to forward.
         """
-        cache, had_state = self._need_forward(self._cache)
-        self._cache = None
-        dout, dh_n, dc_n = _split_dout("LSTM", dout)
-        gates = cache[0][0].gates  # the first direction's (T, N, 4H) gates
-        T, N, dtype = gates.shape[0], gates.shape[1], gates.dtype
-        expected = (T, N, self.num_directions * self.hidden_size)
-        if dout is None:
-            dout = np.zeros(expected, dtype)
-        if dout.shape != expected:
-            raise ValueError(f"LSTM.backward: dout has shape {dout.shape}, expected {expected}")
-        state_shape = (self.num_layers * self.num_directions, N, self.hidden_size)
-        dh_n = np.zeros(state_shape, dtype) if dh_n is None else dh_n
-        dc_n = np.zeros(state_shape, dtype) if dc_n is None else dc_n
-        if dh_n.shape != state_shape or dc_n.shape != state_shape:
-            raise ValueError(f"LSTM.backward: dh_n {dh_n.shape} and dc_n {dc_n.shape} must be "
-                             f"{state_shape}")
+        (cache, had_state), (dout, (dh_n, dc_n)) = self._take_for_backward(dout)
         dx, dh0, dc0, grads = lstm_backward(dout, dh_n, dc_n, cache)
         for (w_ih, w_hh, b_ih, b_hh), (dw_ih, dw_hh, db) in zip(self._parameter_sets(), grads):
             w_ih.grad += dw_ih
@@ -644,7 +608,6 @@ class Bidirectional(Module):
         super().__init__()
         self.forward_rnn = forward
         self.reverse_rnn = reverse
-        self._cache = None
 
     def forward(self, x: np.ndarray, state=None):
         _check_float("Bidirectional: x", x)
@@ -661,20 +624,15 @@ class Bidirectional(Module):
         out_f, (h_f, c_f) = self.forward_rnn.forward(x, states[0])
         out_r, (h_r, c_r) = self.reverse_rnn.forward(x[::-1].copy(), states[1])
         out = np.concatenate([out_f, out_r[::-1]], axis=2)  # (T, N, 2H), both in time order
-        self._cache = (state is not None, out_f.shape[2], out.shape, out.dtype)
-        return out, (np.concatenate([h_f, h_r]), np.concatenate([c_f, c_r]))
+        state_n = (np.concatenate([h_f, h_r]), np.concatenate([c_f, c_r]))
+        return self._keep_for_backward((out, state_n), (state is not None, out_f.shape[2]),
+                                       names=("dout", ("dh_n", "dc_n")))
 
     def backward(self, dout):
-        had_state, H, shape, dtype = self._need_forward(self._cache)
-        self._cache = None
-        dout, dh_n, dc_n = _split_dout("Bidirectional", dout)
-        dout = np.zeros(shape, dtype) if dout is None else dout
-        if dout.shape != shape:
-            raise ValueError(f"Bidirectional.backward: dout has shape {dout.shape}, expected "
-                             f"{shape}")
+        (had_state, H), (dout, (dh_n, dc_n)) = self._take_for_backward(dout)
 
         def state_grads(k):  # the (1, N, H) final-state gradients of direction k
-            return tuple(None if d is None else d[k:k + 1] for d in (dh_n, dc_n))
+            return dh_n[k:k + 1], dc_n[k:k + 1]
 
         g_f = self.forward_rnn.backward((dout[:, :, :H], state_grads(0)))
         # The reverse module saw x[::-1], so its output gradient is flipped the same way.

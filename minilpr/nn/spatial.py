@@ -222,7 +222,10 @@ def grid_sample_backward(dout: np.ndarray, cache):
     expected = x.shape[:2] + ix.shape[1:]
     if dout.shape != expected:
         raise ValueError(f"grid_sample_backward: dout has shape {dout.shape}, expected {expected}")
-    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    if dout.dtype != x.dtype:
+        raise TypeError(f"grid_sample_backward: dout is {dout.dtype} but the image is {x.dtype}; "
+                        "cast dout")
+    dout = np.ascontiguousarray(dout)
     dx = np.zeros_like(x)
     dix = np.empty_like(ix)
     diy = np.empty_like(iy)
@@ -309,15 +312,13 @@ class AffineGrid(Module):
     def __init__(self, align_corners: bool = False):
         super().__init__()
         self.align_corners = align_corners
-        self._cache = None
 
     def forward(self, theta: np.ndarray, size) -> np.ndarray:
-        grid, self._cache = affine_grid_forward(theta, size, self.align_corners)
-        return grid
+        return self._keep_for_backward(*affine_grid_forward(theta, size, self.align_corners),
+                                       names="dgrid")
 
     def backward(self, dgrid: np.ndarray) -> np.ndarray:
-        cache = self._need_forward(self._cache)
-        self._cache = None
+        cache, dgrid = self._take_for_backward(dgrid)
         return affine_grid_backward(dgrid, cache)
 
     def extra_repr(self) -> str:
@@ -330,15 +331,12 @@ class GridSample(Module):
     def __init__(self, align_corners: bool = False):
         super().__init__()
         self.align_corners = align_corners
-        self._cache = None
 
     def forward(self, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        out, self._cache = grid_sample_forward(x, grid, self.align_corners)
-        return out
+        return self._keep_for_backward(*grid_sample_forward(x, grid, self.align_corners))
 
     def backward(self, dout: np.ndarray):
-        cache = self._need_forward(self._cache)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return grid_sample_backward(dout, cache)
 
     def extra_repr(self) -> str:

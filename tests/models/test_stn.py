@@ -210,8 +210,7 @@ class SamplerPathOnly(SpatialTransformer):
     """A wrong backward that forgets the image's path through theta."""
 
     def backward(self, dout):
-        grid_cache, sample_cache, _, _ = self._need_forward(self._cache)
-        self._cache = None
+        (grid_cache, sample_cache, _, _), dout = self._take_for_backward(dout)
         dx, dgrid = grid_sample_backward(dout, sample_cache)
         self.localisation.backward(affine_grid_backward(dgrid, grid_cache))
         return dx
