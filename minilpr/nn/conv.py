@@ -24,29 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from minilpr.nn.checks import check_float, pair
 from minilpr.nn.init import default_rng, fans, kaiming_uniform, uniform_bias
-from minilpr.nn.kernels.conv import col2im_kernel, im2col_kernel
+from minilpr.nn.kernels.conv import col2im_kernel, conv_output_size, im2col_kernel
 from minilpr.nn.module import Module, Parameter
-
-
-def pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``; anything else is a clear error."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
-        return int(value[0]), int(value[1])
-    raise TypeError(f"{name} must be an int or a pair of ints (height, width), got {value!r}")
-
 
 def window_pairs(kernel_size, stride, padding) -> tuple[tuple[int, int], ...]:
     """``((KH, KW), (SH, SW), (PH, PW))`` from ints or pairs, checked by `pair`."""
     return pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(padding, "padding")
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Output length along one axis: ``(size + 2 * padding - kernel) // stride + 1``."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def _check_conv_args(x, w, b, stride, padding):
@@ -57,10 +42,8 @@ def _check_conv_args(x, w, b, stride, padding):
         raise ValueError(f"conv2d: stride must be positive, got {(SH, SW)}")
     if PH < 0 or PW < 0:
         raise ValueError(f"conv2d: padding must be non-negative, got {(PH, PW)}")
-    for name, a in (("x", x), ("weight", w)):
-        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
-            raise TypeError(f"conv2d: {name} must be a floating-point ndarray, got "
-                            f"{getattr(a, 'dtype', type(a).__name__)}")
+    check_float("conv2d: x", x)
+    check_float("conv2d: weight", w)
     if x.ndim != 4:
         raise ValueError(f"conv2d: x must be 4-D (N, C, H, W), got shape {x.shape}")
     if w.ndim != 4:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minilpr.nn.conv import conv_output_size, pair
+from minilpr.nn.checks import check_float, pair
+from minilpr.nn.kernels.conv import conv_output_size
 from minilpr.nn.kernels.pool import (maxpool2d_backward_kernel, maxpool2d_forward_kernel,
                                      maxpool2x2_forward_kernel)
 from minilpr.nn.module import Module
@@ -38,9 +39,7 @@ def _check_pool_args(x, kernel_size, stride, padding):
     if PH < 0 or PW < 0 or 2 * PH > KH or 2 * PW > KW:
         raise ValueError(f"max_pool2d: padding must be between 0 and half the kernel size, got "
                          f"padding {(PH, PW)} for kernel {(KH, KW)}")
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"max_pool2d: x must be a floating-point ndarray, got "
-                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    check_float("max_pool2d: x", x)
     if x.ndim != 4:
         raise ValueError(f"max_pool2d: x must be 4-D (N, C, H, W), got shape {x.shape}")
     H, W = x.shape[2:]

@@ -41,16 +41,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from minilpr.nn.checks import check_float
 from minilpr.nn.init import default_rng
 from minilpr.nn.kernels.recurrent import lstm_step_backward_kernel, lstm_step_forward_kernel
 from minilpr.nn.module import Module, Parameter
-
-
-def _check_float(name: str, a) -> np.ndarray:
-    if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must be a floating-point ndarray, got "
-                        f"{getattr(a, 'dtype', type(a).__name__)}")
-    return a
 
 
 def _summed_bias(b_ih, b_hh, size: int, dtype) -> np.ndarray:
@@ -201,7 +195,7 @@ def lstm_direction_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=
     cache : DirectionCache
         What `lstm_direction_backward` needs.
     """
-    _check_float("lstm: x", x)
+    check_float("lstm: x", x)
     if x.ndim != 3:
         raise ValueError(f"lstm: x must have shape (T, N, D), got {x.shape}")
     if w_hh.ndim != 2:
@@ -306,7 +300,7 @@ def lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     (h_new, c_new) : two (N, H) float
     cache : tuple
     """
-    _check_float("lstm_cell: x", x)
+    check_float("lstm_cell: x", x)
     if x.ndim != 2:
         raise ValueError(f"lstm_cell: x must have shape (N, D), got {x.shape}")
     _, h_new, c_new, cache = lstm_direction_forward(x[None], h, c, w_ih, w_hh, b_ih, b_hh)
@@ -451,7 +445,7 @@ class LSTMCell(Module):
 
     def forward(self, x: np.ndarray, state=None):
         """``x`` (N, D), ``state`` = (h, c) each (N, H) or None (zeros) -> (h', c')."""
-        _check_float("LSTMCell: x", x)
+        check_float("LSTMCell: x", x)
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"LSTMCell: input must have shape (N, {self.input_size}), "
                              f"got {x.shape}")
@@ -552,7 +546,7 @@ class LSTM(Module):
 
     def forward(self, x: np.ndarray, state=None):
         """``x`` (T, N, D), ``state`` (h0, c0) or None -> ``out, (h_n, c_n)``."""
-        _check_float("LSTM: x", x)
+        check_float("LSTM: x", x)
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"LSTM: input must have shape (T, N, {self.input_size}), "
                              f"got {x.shape}")
@@ -610,7 +604,7 @@ class Bidirectional(Module):
         self.reverse_rnn = reverse
 
     def forward(self, x: np.ndarray, state=None):
-        _check_float("Bidirectional: x", x)
+        check_float("Bidirectional: x", x)
         if x.ndim != 3:
             raise ValueError(f"Bidirectional: input must have shape (T, N, D), got {x.shape}")
         if state is None:
@@ -664,7 +658,7 @@ def _initial_state(name: str, state, shape: tuple, dtype):
     if not isinstance(state, (tuple, list)) or len(state) != 2:
         raise ValueError(f"{name}: state must be a pair (h0, c0), got {type(state).__name__}")
     for label, s in zip(("h0", "c0"), state):
-        _check_float(f"{name}: {label}", s)
+        check_float(f"{name}: {label}", s)
         if s.shape != shape:
             raise ValueError(f"{name}: {label} must have shape {shape}, got {s.shape}")
         if s.dtype != dtype:

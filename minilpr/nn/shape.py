@@ -20,14 +20,8 @@ import math
 
 import numpy as np
 
+from minilpr.nn.checks import pair
 from minilpr.nn.module import Module
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    pair = (value, value) if np.isscalar(value) else tuple(value)
-    if (len(pair) != 2 or not all(float(v).is_integer() and v >= 1 for v in pair)):
-        raise ValueError(f"{name} must be a positive integer or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def upsample_nearest_forward(x: np.ndarray, scale_factor=2):
@@ -45,7 +39,7 @@ def upsample_nearest_forward(x: np.ndarray, scale_factor=2):
     cache : tuple
         ``(s_h, s_w)``.
     """
-    s_h, s_w = _pair(scale_factor, "Upsample scale_factor")
+    s_h, s_w = pair(scale_factor, "Upsample scale_factor", low=1)
     if x.ndim != 4:
         raise ValueError(f"Upsample expects an (N, C, H, W) input, got shape {x.shape}")
     N, C, H, W = x.shape
@@ -73,7 +67,7 @@ def upsample_nearest_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 def upsample_nearest_naive(x: np.ndarray, scale_factor=2) -> np.ndarray:
     """The reference: ``out[n, c, i, j] = x[n, c, i // s_h, j // s_w]`` by index arrays."""
-    s_h, s_w = _pair(scale_factor, "Upsample scale_factor")
+    s_h, s_w = pair(scale_factor, "Upsample scale_factor", low=1)
     rows = np.arange(x.shape[2] * s_h) // s_h
     cols = np.arange(x.shape[3] * s_w) // s_w
     return x[:, :, rows[:, None], cols[None, :]]
@@ -160,7 +154,7 @@ class Upsample(Module):
 
     def __init__(self, scale_factor=2):
         super().__init__()
-        self.scale_factor = _pair(scale_factor, "Upsample scale_factor")
+        self.scale_factor = pair(scale_factor, "Upsample scale_factor", low=1)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self._keep_for_backward(*upsample_nearest_forward(x, self.scale_factor))

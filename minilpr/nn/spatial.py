@@ -31,15 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from minilpr.nn.checks import check_float
 from minilpr.nn.kernels.spatial import grid_sample_backward_kernel, grid_sample_forward_kernel
 from minilpr.nn.module import Module
-
-
-def _check_float(name: str, a) -> np.ndarray:
-    if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must be a floating-point ndarray, got "
-                        f"{getattr(a, 'dtype', type(a).__name__)}")
-    return a
 
 
 def base_coordinates(n: int, align_corners: bool = False, dtype=np.float64) -> np.ndarray:
@@ -98,7 +92,7 @@ def affine_grid_forward(theta: np.ndarray, size, align_corners: bool = False):
     cache : tuple
         What `affine_grid_backward` needs.
     """
-    _check_float("affine_grid: theta", theta)
+    check_float("affine_grid: theta", theta)
     if theta.ndim != 3 or theta.shape[1:] != (2, 3):
         raise ValueError(f"affine_grid: theta must have shape (N, 2, 3), got {theta.shape}")
     if len(size) != 4:
@@ -150,8 +144,8 @@ def affine_grid(theta: np.ndarray, size, align_corners: bool = False) -> np.ndar
 
 
 def _check_sample_inputs(x: np.ndarray, grid: np.ndarray) -> None:
-    _check_float("grid_sample: x", x)
-    _check_float("grid_sample: grid", grid)
+    check_float("grid_sample: x", x)
+    check_float("grid_sample: grid", grid)
     if x.ndim != 4:
         raise ValueError(f"grid_sample: x must have shape (N, C, H, W), got {x.shape}")
     if grid.ndim != 4 or grid.shape[3] != 2:
