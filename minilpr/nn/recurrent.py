@@ -502,9 +502,14 @@ class LSTM(Module):
 
     Shapes
     ------
-    x : (T, N, D); every sequence in the batch has length T.
+    x : (T, N, D), time first; every sequence in the batch has length T.
     state : (h0, c0), each (num_layers * num_directions, N, H); None means zeros.
     out : (T, N, num_directions * H); h_n, c_n like h0, c0.
+
+    A batch-first ``(N, T, D)`` array has the same last axis, so without a state it cannot be
+    told apart: it would run as N steps of a batch of T. Transpose it (``x.transpose(1, 0, 2)``),
+    or turn a CNN's ``(N, C, 1, W)`` feature map into ``(T = W, N, C)`` with `ToSequence`. With
+    a state the mix-up is caught: the states' batch axis then fits the input's time axis.
 
     The patent's recogniser reads 1024-dimensional feature columns with
     ``LSTM(1024, 512, num_layers=2, bidirectional=True)``: output (T, N, 1024).
@@ -548,13 +553,14 @@ class LSTM(Module):
         """``x`` (T, N, D), ``state`` (h0, c0) or None -> ``out, (h_n, c_n)``."""
         check_float("LSTM: x", x)
         if x.ndim != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"LSTM: input must have shape (T, N, {self.input_size}), "
-                             f"got {x.shape}")
+            raise ValueError(f"LSTM: input must have shape (T, N, {self.input_size}) — time, "
+                             f"batch, features — got {x.shape}{_LAYOUT_HINT}")
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"LSTM: input has an empty time or batch axis: {x.shape}")
         self._check_dtype(x, self.weight_ih_l0.data.dtype)
         layers = self.num_layers * self.num_directions
-        h0, c0 = _initial_state("LSTM", state, (layers, x.shape[1], self.hidden_size), x.dtype)
+        h0, c0 = _initial_state("LSTM", state, (layers, x.shape[1], self.hidden_size), x.dtype,
+                                time_steps=x.shape[0])
         weights = [tuple(None if p is None else p.data for p in ps)
                    for ps in self._parameter_sets()]
         out, h_n, c_n, cache = lstm_forward(x, h0, c0, weights, self.bidirectional)
@@ -606,7 +612,8 @@ class Bidirectional(Module):
     def forward(self, x: np.ndarray, state=None):
         check_float("Bidirectional: x", x)
         if x.ndim != 3:
-            raise ValueError(f"Bidirectional: input must have shape (T, N, D), got {x.shape}")
+            raise ValueError(f"Bidirectional: input must have shape (T, N, D) — time, batch, "
+                             f"features — got {x.shape}{_LAYOUT_HINT}")
         if state is None:
             states = (None, None)
         else:
@@ -651,8 +658,17 @@ def _set_forget_bias(b_ih: Parameter, b_hh: Parameter, H: int, value: float) -> 
     b_hh.data[H:2 * H] = 0.0
 
 
-def _initial_state(name: str, state, shape: tuple, dtype):
-    """``(h0, c0)`` checked against ``shape`` and ``dtype``, or zeros when ``state`` is None."""
+_LAYOUT_HINT = ("; the sequence layout is time-first, (T, N, D) as torch.nn.LSTM's default "
+                "batch_first=False: turn a batch-first (N, T, D) array with x.transpose(1, 0, 2), "
+                "or a CNN's (N, C, 1, W) map with minilpr.nn.ToSequence")
+
+
+def _initial_state(name: str, state, shape: tuple, dtype, time_steps: int | None = None):
+    """``(h0, c0)`` checked against ``shape`` and ``dtype``, or zeros when ``state`` is None.
+
+    ``time_steps`` (T of the input) lets a batch-first input be told apart: its batch size
+    then shows in the time axis, and the states' batch axis fits that instead.
+    """
     if state is None:
         return np.zeros(shape, dtype), np.zeros(shape, dtype)
     if not isinstance(state, (tuple, list)) or len(state) != 2:
@@ -660,7 +676,11 @@ def _initial_state(name: str, state, shape: tuple, dtype):
     for label, s in zip(("h0", "c0"), state):
         check_float(f"{name}: {label}", s)
         if s.shape != shape:
-            raise ValueError(f"{name}: {label} must have shape {shape}, got {s.shape}")
+            looks_batch_first = (time_steps is not None and s.ndim == 3
+                                 and s.shape[1] == time_steps != shape[1])
+            hint = (f" — x looks batch-first (N, T, D) with N = {time_steps}" + _LAYOUT_HINT
+                    if looks_batch_first else "")
+            raise ValueError(f"{name}: {label} must have shape {shape}, got {s.shape}{hint}")
         if s.dtype != dtype:
             raise TypeError(f"{name}: {label} is {s.dtype} but the input is {np.dtype(dtype)}")
     return state[0], state[1]

@@ -66,7 +66,8 @@ def test_lstm_gradcheck_with_initial_state(config, T, N, D, H, bias, seed):
 @pytest.mark.parametrize("config", CONFIGS)
 def test_lstm_gradcheck_without_state_returns_dx_alone(config, rng):
     num_layers, bidirectional = CONFIGS[config]
-    lstm = LSTM(2, 3, num_layers=num_layers, bidirectional=bidirectional, rng=rng)
+    lstm = LSTM(2, 3, num_layers=num_layers, bidirectional=bidirectional,
+                rng=rng).astype(np.float64)
     assert_gradcheck(lstm, rng.standard_normal((3, 2, 2)), tol=GRAD_TOL)
     out, _ = lstm.forward(rng.standard_normal((3, 2, 2)))
     assert isinstance(lstm.backward(np.ones_like(out)), np.ndarray)
@@ -332,6 +333,26 @@ def test_forward_errors_are_clear(rng):
         LSTM(3, 0)
     with pytest.raises(ValueError, match="num_layers must be a positive integer"):
         LSTM(3, 4, num_layers=1.5)
+
+
+def test_a_batch_first_input_is_refused_where_it_can_be_told_apart(rng):
+    lstm = LSTM(3, 4, rng=0)
+    N, T = 2, 5
+    batch_first = rng.standard_normal((N, T, 3)).astype(np.float32)
+    h0 = np.zeros((1, N, 4), np.float32)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 5, 4\), got \(1, 2, 4\) — x "
+                                         r"looks batch-first \(N, T, D\) with N = 2.*"
+                                         r"x.transpose\(1, 0, 2\)"):
+        lstm.forward(batch_first, (h0, h0))
+    out, _ = lstm.forward(batch_first.transpose(1, 0, 2), (h0, h0))  # the layout it takes
+    assert out.shape == (T, N, 4)
+    with pytest.raises(ValueError, match=r"shape \(T, N, 3\) — time, batch, features — got "
+                                         r"\(2, 3\); the sequence layout is time-first"):
+        lstm.forward(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="ToSequence"):
+        lstm.forward(np.zeros((2, 3, 1, 5), np.float32))  # a CNN's map fed in directly
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 5, 4\), got \(1, 3, 4\)$"):
+        lstm.forward(batch_first, (np.zeros((1, 3, 4), np.float32),) * 2)  # no false hint
 
 
 def test_pure_function_refuses_mixed_dtypes_and_misfitting_weights():
