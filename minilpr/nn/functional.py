@@ -14,11 +14,13 @@ from minilpr.nn.activation import (leaky_relu_backward, leaky_relu_forward, log_
                                    softmax_backward, softmax_forward)
 from minilpr.nn.linear import linear_backward, linear_forward
 from minilpr.nn.dropout import dropout_backward, dropout_forward
-from minilpr.nn.shape import upsample_nearest_backward, upsample_nearest_forward
+from minilpr.nn.shape import (from_sequence, to_sequence, upsample_nearest_backward,
+                              upsample_nearest_forward)
 from minilpr.nn.losses import bce_with_logits, cross_entropy, mse_loss
 from minilpr.nn.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minilpr.nn.pool import maxpool2d_backward, maxpool2d_forward
-from minilpr.nn.recurrent import (lstm_backward, lstm_cell_backward, lstm_cell_forward,
-                                   lstm_direction_backward, lstm_direction_forward, lstm_forward)
+from minilpr.nn.lstm_cell import (lstm_cell_backward, lstm_cell_forward, lstm_direction_backward,
+                                  lstm_direction_forward)
+from minilpr.nn.recurrent import lstm_backward, lstm_forward
 from minilpr.nn.ctc import (ctc_loss, ctc_loss_backward, ctc_loss_forward,
                              ctc_loss_with_logits_backward, ctc_loss_with_logits_forward)

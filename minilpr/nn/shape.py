@@ -1,5 +1,5 @@
 """Layers that only move numbers around: the residual sum, concatenation, nearest upsampling,
-flattening.
+flattening, the identity, and the turn of a feature map into a sequence.
 
 Their backward passes are the adjoints of bookkeeping:
 
@@ -8,7 +8,10 @@ Their backward passes are the adjoints of bookkeeping:
 * ``Concat`` cuts the gradient back into the pieces it glued;
 * ``Upsample`` copied each pixel into an ``s × s`` block, so each pixel's gradient is the sum
   over its block (the adjoint of a copy is a sum);
-* ``Flatten`` reshapes the gradient back.
+* ``Flatten`` reshapes the gradient back;
+* ``Identity`` passes the gradient through;
+* ``ToSequence`` reads a height-1 feature map's columns as time steps, ``(N, C, 1, W) ->
+  (T = W, N, C)``, the layout `minilpr.nn.LSTM` takes; its backward is the inverse move.
 """
 
 from __future__ import annotations
@@ -17,14 +20,8 @@ import math
 
 import numpy as np
 
+from minilpr.nn.checks import pair
 from minilpr.nn.module import Module
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    pair = (value, value) if np.isscalar(value) else tuple(value)
-    if (len(pair) != 2 or not all(float(v).is_integer() and v >= 1 for v in pair)):
-        raise ValueError(f"{name} must be a positive integer or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def upsample_nearest_forward(x: np.ndarray, scale_factor=2):
@@ -42,7 +39,7 @@ def upsample_nearest_forward(x: np.ndarray, scale_factor=2):
     cache : tuple
         ``(s_h, s_w)``.
     """
-    s_h, s_w = _pair(scale_factor, "Upsample scale_factor")
+    s_h, s_w = pair(scale_factor, "Upsample scale_factor", low=1)
     if x.ndim != 4:
         raise ValueError(f"Upsample expects an (N, C, H, W) input, got shape {x.shape}")
     N, C, H, W = x.shape
@@ -70,7 +67,7 @@ def upsample_nearest_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 def upsample_nearest_naive(x: np.ndarray, scale_factor=2) -> np.ndarray:
     """The reference: ``out[n, c, i, j] = x[n, c, i // s_h, j // s_w]`` by index arrays."""
-    s_h, s_w = _pair(scale_factor, "Upsample scale_factor")
+    s_h, s_w = pair(scale_factor, "Upsample scale_factor", low=1)
     rows = np.arange(x.shape[2] * s_h) // s_h
     cols = np.arange(x.shape[3] * s_w) // s_w
     return x[:, :, rows[:, None], cols[None, :]]
@@ -82,41 +79,34 @@ class Add(Module):
     No broadcasting: the two inputs must agree exactly, so a mismatched shortcut is an error
     rather than a silently wrong sum.
 
-    Shapes: ``a, b : (...)`` -> ``out : (...)``; backward returns ``(dout, dout)`` — the same
-    array twice (layers never write into the gradient they receive).
+    Shapes: ``a, b : (...)`` -> ``out : (...)``; backward returns ``(da, db)``, two copies of
+    ``dout`` — separate arrays, so a caller may accumulate into one without touching the other.
     """
-
-    def __init__(self):
-        super().__init__()
-        self._cache = None
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.shape != b.shape:
             raise ValueError(f"Add needs inputs of the same shape, got {a.shape} and {b.shape}")
         if a.dtype != b.dtype:
             raise TypeError(f"Add needs inputs of the same dtype, got {a.dtype} and {b.dtype}")
-        self._cache = a.shape
-        return a + b
+        return self._keep_for_backward(a + b)
 
     def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        shape = self._need_forward(self._cache)
-        self._check_dout(dout, shape)
-        self._cache = None
+        _, dout = self._take_for_backward(dout)
         # d(a + b)/da = d(a + b)/db = 1: both inputs receive the output gradient unchanged.
-        return dout, dout
+        return dout.copy(), dout.copy()
 
 
 class Concat(Module):
     """Concatenate tensors along ``dim`` (channels by default), as ``torch.cat``.
 
     Shapes: ``x_i : (N, C_i, H, W)`` -> ``out : (N, sum C_i, H, W)`` for ``dim=1``; every other
-    axis must agree. Backward returns one gradient slice per input, in order.
+    axis must agree. Backward returns one gradient per input, in order: copies of the slices of
+    ``dout``, so that each is an array of its own.
     """
 
     def __init__(self, dim: int = 1):
         super().__init__()
         self.dim = dim
-        self._cache = None
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         if not xs:
@@ -132,20 +122,16 @@ class Concat(Module):
                 raise ValueError(f"Concat along dim {self.dim} needs the other axes to agree, "
                                  f"got shapes {[x.shape for x in xs]}")
         sizes = [x.shape[axis] for x in xs]
-        out = np.concatenate(xs, axis=axis)
-        self._cache = (axis, sizes, out.shape)
-        return out
+        return self._keep_for_backward(np.concatenate(xs, axis=axis), (axis, sizes))
 
     def backward(self, dout: np.ndarray) -> tuple[np.ndarray, ...]:
-        axis, sizes, out_shape = self._need_forward(self._cache)
-        self._check_dout(dout, out_shape)
-        self._cache = None
+        (axis, sizes), dout = self._take_for_backward(dout)
         bounds = np.cumsum([0] + sizes)
         index = [slice(None)] * dout.ndim
         grads = []
         for start, stop in zip(bounds[:-1], bounds[1:]):
             index[axis] = slice(start, stop)
-            grads.append(dout[tuple(index)])
+            grads.append(dout[tuple(index)].copy())
         return tuple(grads)
 
     def extra_repr(self) -> str:
@@ -168,18 +154,13 @@ class Upsample(Module):
 
     def __init__(self, scale_factor=2):
         super().__init__()
-        self.scale_factor = _pair(scale_factor, "Upsample scale_factor")
-        self._cache = None
+        self.scale_factor = pair(scale_factor, "Upsample scale_factor", low=1)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, cache = upsample_nearest_forward(x, self.scale_factor)
-        self._cache = (cache, out.shape)
-        return out
+        return self._keep_for_backward(*upsample_nearest_forward(x, self.scale_factor))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache, out_shape = self._need_forward(self._cache)
-        self._check_dout(dout, out_shape)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return upsample_nearest_backward(dout, cache)
 
     def extra_repr(self) -> str:
@@ -196,7 +177,6 @@ class Flatten(Module):
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         start = self.start_dim % max(x.ndim, 1)
@@ -207,14 +187,72 @@ class Flatten(Module):
                              f"not fit an input of shape {x.shape}")
         merged = math.prod(x.shape[start:end + 1])
         out = x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])  # start..end merged
-        self._cache = (x.shape, out.shape)
-        return out
+        return self._keep_for_backward(out, x.shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        shape, out_shape = self._need_forward(self._cache)
-        self._check_dout(dout, out_shape)
-        self._cache = None
-        return dout.reshape(shape)
+        shape, dout = self._take_for_backward(dout)
+        return dout.reshape(shape).copy()  # a copy: the caller owns its gradient
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """``out = x``, as ``torch.nn.Identity``: a placeholder where a model has no layer.
+
+    Shapes: ``x : (...)`` -> ``out : (...)``, the same array. Backward returns a copy of
+    ``dout``, so the caller may accumulate into it.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"Identity needs a NumPy array, got {type(x).__name__}")
+        return self._keep_for_backward(x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _, dout = self._take_for_backward(dout)
+        return dout.copy()
+
+
+def to_sequence(x: np.ndarray) -> np.ndarray:
+    """Read a height-1 feature map's columns as time steps.
+
+    Parameters
+    ----------
+    x : (N, C, 1, W) float
+
+    Returns
+    -------
+    seq : (T, N, C) float
+        A new contiguous array with ``T = W`` and ``seq[t, n, c] = x[n, c, 0, t]``.
+    """
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[2] != 1:
+        raise ValueError("ToSequence expects an (N, C, 1, W) feature map (height 1, its W "
+                         f"columns become the T time steps), got shape {np.shape(x)}")
+    return x[:, :, 0, :].transpose(2, 0, 1).copy()  # (N, C, W) -> (T=W, N, C), a C-order copy
+
+
+def from_sequence(seq: np.ndarray) -> np.ndarray:
+    """The inverse of `to_sequence`: ``(T, N, C) -> (N, C, 1, W = T)``, a new contiguous array."""
+    if not isinstance(seq, np.ndarray) or seq.ndim != 3:
+        raise ValueError(f"from_sequence expects a (T, N, C) sequence, got shape {np.shape(seq)}")
+    return seq.transpose(1, 2, 0)[:, :, None, :].copy()  # (N, C, 1, W=T), a C-order copy
+
+
+class ToSequence(Module):
+    """The hinge between a CNN and an LSTM: ``(N, C, 1, W) -> (T = W, N, C)``.
+
+    A recogniser's CNN squeezes the plate's height to 1 and keeps its width; each of the ``W``
+    columns is then one time step of ``C`` features for the sequence model. A height other
+    than 1 is refused rather than folded silently into the features.
+
+    Shapes: ``x : (N, C, 1, W)`` -> ``out : (T, N, C)`` with ``T = W``. Backward moves
+    ``dout : (T, N, C)`` back to ``(N, C, 1, W)`` — the same numbers, rearranged.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._keep_for_backward(to_sequence(x))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _, dout = self._take_for_backward(dout)
+        return from_sequence(dout)
