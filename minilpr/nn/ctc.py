@@ -370,17 +370,15 @@ class CTCLoss(Module):
         self.blank = blank
         self.reduction = reduction
         self.zero_infinity = zero_infinity
-        self._cache = None
 
     def forward(self, logits, targets, input_lengths, target_lengths):
-        loss, self._cache = ctc_loss_with_logits_forward(
+        loss, cache = ctc_loss_with_logits_forward(
             logits, targets, input_lengths, target_lengths, self.blank, self.reduction,
             self.zero_infinity)
-        return loss
+        return self._keep_for_backward(loss, cache)
 
     def backward(self, dout=1.0):
-        cache = self._need_forward(self._cache)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return ctc_loss_with_logits_backward(dout, cache)
 
     def extra_repr(self) -> str:

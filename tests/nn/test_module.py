@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minilpr.models.stn import IDENTITY_THETA, LocalisationConfig, SpatialTransformer
-from minilpr.nn import (LSTM, Add, AffineGrid, BatchNorm2d, Bidirectional, Concat, Conv2d,
+from minilpr.nn import (LSTM, Add, AffineGrid, BatchNorm2d, Bidirectional, Concat, Conv2d, CTCLoss,
                         CrossEntropyLoss, Dropout, Flatten, GridSample, Identity, LeakyReLU,
                         Linear, LogSoftmax, LSTMCell, MaxPool2d, Module, Parameter, Sequential,
                         ToSequence, Upsample)
@@ -142,6 +142,11 @@ def every_layer():
         grid = np.random.default_rng(seed).uniform(-1.2, 1.2, (2, 3, 4, 2)).astype(np.float32)
         return images(seed, (2, 2, 4, 5)) + (grid,)
 
+    def ctc_inputs(seed):
+        logits = images(seed, (6, 2, 4))[0]
+        targets = np.array([[1, 2], [3, 0]])
+        return logits, targets, np.array([6, 6]), np.array([2, 1])
+
     tiny_stn = LocalisationConfig(in_size=(5, 9), channels=(3, 4, 3), pool_after=(0,), hidden=4)
     return {
         "Conv2d": (lambda: Conv2d(2, 3, 3, stride=(2, 1), padding=1, rng=0), images),
@@ -169,6 +174,7 @@ def every_layer():
         "GridSample": (GridSample, image_and_grid),
         "SpatialTransformer": (lambda: SpatialTransformer(tiny_stn, rng=0),
                                lambda seed: images(seed, (2, 1, 5, 9))),
+        "CTCLoss": (lambda: CTCLoss(reduction="none"), ctc_inputs),
     }
 
 
