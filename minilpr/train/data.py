@@ -148,7 +148,6 @@ def every_kind() -> dict[str, float]:
 def _worker(source, first: int, step: int, out: mp.Queue, stop) -> None:
     """Make batches ``first, first + step, ...`` into ``out`` until ``stop`` is set."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    out.cancel_join_thread()  # at exit, do not wait for a batch nobody will read
     from minilpr.train.threads import set_threads
 
     set_threads(1)
@@ -163,7 +162,9 @@ def _worker(source, first: int, step: int, out: mp.Queue, stop) -> None:
                 except queue.Full:
                     continue
             index += step
+        out.cancel_join_thread()  # stopping: do not wait at exit for a batch nobody will read
     except Exception:
+        # the error message is flushed to the main process before this process exits
         out.put(("error", index, traceback.format_exc().strip().splitlines()[-1]))
 
 
