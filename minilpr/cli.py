@@ -13,6 +13,7 @@ COMMANDS = {
     "gradcheck": ("minilpr.gradcheck_cases", "check every layer's backward pass numerically"),
     "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,sequence,stn,synth}"),
     "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),
+    "eval": ("minilpr.eval_command", "measure a trained model: minilpr eval recognizer --data DIR"),
 }
 
 

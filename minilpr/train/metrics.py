@@ -63,6 +63,8 @@ def _distance_table(a: str, b: str) -> np.ndarray:
 
 def edit_distance(a: str, b: str) -> int:
     """The Levenshtein distance: fewest substitutions, insertions and deletions from a to b."""
+    if a == b:
+        return 0
     return int(_distance_table(a, b)[-1, -1])
 
 
