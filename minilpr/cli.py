@@ -14,6 +14,7 @@ COMMANDS = {
     "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,sequence,stn,synth}"),
     "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),
     "train": ("minilpr.train.commands", "train a model: minilpr train {recognizer,locator}"),
+    "eval": ("minilpr.eval_command", "measure a trained model: minilpr eval recognizer --data DIR"),
 }
 
 
