@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from minilpr.data.augment import AugmentConfig
-from minilpr.data.charset import KINDS
+from minilpr.data.charset import CHAR_TO_INDEX, KINDS
+
+CHARSET = frozenset(CHAR_TO_INDEX)
 
 
 def batch_rng(seed: int, index: int) -> np.random.Generator:
@@ -114,25 +116,27 @@ class PlateBatches:
 
 
 def load_crops(folders, size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
-    """Every readable crop of ``folders``, gray, resized to ``size``.
+    """Every readable crop of ``folders`` whose label is in the charset, as recogniser input.
+
+    Read and resized by ``minilpr.train.evaluate.load_crop_folder``, the way the evaluation
+    reads crops; files whose label has a character outside the charset are left out.
 
     Returns
     -------
     images : (M, 1, H, W) float32 in [0, 1]
     texts : list of M str
     """
-    from minilpr.data.datasets import CropFolder
+    from minilpr.train.evaluate import load_crop_folder
 
     images, texts = [], []
     for folder in folders:
-        crops = CropFolder(folder, grayscale=True, strict=False, size=size)
-        for crop in crops:
-            images.append(crop.image)
-            texts.append(crop.text)
-        if not len(crops):
-            raise ValueError(f"{folder}: no plate crops (image files named by their plate)")
-    pixels = np.stack(images)[:, None]  # (M, H, W) -> (M, 1, H, W)
-    return np.multiply(pixels, np.float32(1 / 255), dtype=np.float32), texts
+        crops = load_crop_folder(folder, size)
+        keep = [i for i, text in enumerate(crops.texts) if text and set(text) <= CHARSET]
+        if not keep:
+            raise ValueError(f"{folder}: no plate crops with labels in the charset")
+        images.append(crops.images[keep])
+        texts += [crops.texts[i] for i in keep]
+    return np.concatenate(images), texts
 
 
 def validation_augment() -> AugmentConfig:

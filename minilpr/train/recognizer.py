@@ -24,14 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from minilpr.data.charset import CHARS, encode
-from minilpr.data.charset import decode as decode_labels
 from minilpr.models.stn import LOCALISATION_LR_SCALE
-from minilpr.nn.activation import log_softmax
 from minilpr.nn.ctc import CTCLoss
-from minilpr.nn.decode import greedy_decode
 from minilpr.train.checkpoint import CheckpointError
-from minilpr.train.data import (PlateBatches, Prefetcher, every_kind, load_crops,
-                                validation_augment)
+from minilpr.train.data import PlateBatches, Prefetcher, every_kind, validation_augment
+from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
 from minilpr.train.loop import ParamGroup, Task, TrainConfig, Trainer, TrainingDiverged
 from minilpr.train.threads import DEFAULT_THREADS, set_threads
 
@@ -96,26 +93,6 @@ def ctc_targets(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     for n, e in enumerate(encoded):
         targets[n, :len(e)] = e
     return targets, lengths
-
-
-def read_plates(model, images: np.ndarray, batch: int = EVAL_BATCH) -> list[str]:
-    """Greedy-decoded text of every image (model in eval mode).
-
-    Parameters
-    ----------
-    images : (N, 1, 32, 220) float32
-    """
-    texts = []
-    for start in range(0, len(images), batch):
-        logits = model.forward(images[start:start + batch])  # (T, n, K)
-        for hypothesis in greedy_decode(log_softmax(logits, axis=-1)):
-            texts.append(decode_labels(hypothesis.labels))
-    return texts
-
-
-def plate_accuracy(read: list[str], truth: list[str]) -> float:
-    """Share of plates read exactly (every character, in order)."""
-    return sum(r == t for r, t in zip(read, truth)) / max(1, len(truth))
 
 
 def build_model(preset: str, stn: str | None, seed: int):
@@ -189,15 +166,18 @@ class RecognizerTask(Task):
                                     augment=validation_augment(), kinds=every_kind())
             sets = {"val": plates.batch(self.recipe.val_size)}
             for folder in self.recipe.val:
-                sets[Path(folder).name] = load_crops([folder], INPUT_SIZE)
+                crops = load_crop_folder(folder, INPUT_SIZE)
+                sets[Path(folder).name] = (crops.images, crops.texts)
             self._validation = sets
         return self._validation
 
     def evaluate(self) -> dict[str, float]:
-        self.model.eval()
+        """Greedy-decoded plate and character accuracy on every validation set."""
         figures = {}
         for name, (images, texts) in self.validation_sets().items():
-            figures[f"{name}_accuracy"] = plate_accuracy(read_plates(self.model, images), texts)
+            report = evaluate_recognizer(self.model, images, texts, batch=EVAL_BATCH)
+            figures[f"{name}_accuracy"] = report.plate_accuracy
+            figures[f"{name}_char_accuracy"] = report.char_accuracy
         return figures
 
     def save_best(self, path: Path, figures: dict, step: int) -> None:

@@ -79,8 +79,9 @@ def test_crop_folders_are_mixed_in(tmp_path):
                                             folder_share=0.5).make(0))
 
 
-def test_a_folder_without_crops_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="no plate crops"):
+def test_a_folder_without_usable_crops_is_refused(tmp_path):
+    imwrite(tmp_path / "not a plate.png", np.zeros((24, 94), np.uint8))
+    with pytest.raises(ValueError, match="no plate crops with labels in the charset"):
         load_crops([tmp_path], (32, 220))
 
 
