@@ -191,6 +191,7 @@ class RunResult:
     figures: dict = field(default_factory=dict)
     images_per_s: float = 0.0
     data_wait: float = 0.0
+    data_wait_after_first: float = 0.0
     elapsed_s: float = 0.0
 
 
@@ -358,14 +359,14 @@ class Trainer:
                     last_save = time.monotonic()
         except KeyboardInterrupt:
             interrupted = True
-            self._critical = False
+            self._critical = self._pending_interrupt = False
             if in_step:
                 self._restore(snapshot)
             self.save()
             hint = f"; resume with: {self.resume_hint}" if self.resume_hint else ""
             self.say(f"interrupted: saved step {self.step} to {self.checkpoint_path}{hint}")
         finally:
-            signal_restore(previous_handler)
+            _restore_sigint(previous_handler)
             if progress is not None:
                 progress.close()
             self.task.close()
@@ -374,7 +375,9 @@ class Trainer:
         return RunResult(step=self.step, interrupted=interrupted, best=self.best,
                          best_step=self.best_step, figures=figures,
                          images_per_s=window.total_images_per_s(),
-                         data_wait=window.total_wait_share(), elapsed_s=self.elapsed)
+                         data_wait=window.total_wait_share(),
+                         data_wait_after_first=window.wait_share_after_first(),
+                         elapsed_s=self.elapsed)
 
     def _update(self) -> float:
         """Clip, step every unfrozen optimizer, step every schedule; the norm before clipping."""
@@ -439,7 +442,7 @@ class Trainer:
         return signal.signal(signal.SIGINT, on_sigint)
 
 
-def signal_restore(previous) -> None:
+def _restore_sigint(previous) -> None:
     if previous is not None:
         signal.signal(signal.SIGINT, previous)
 
@@ -457,6 +460,7 @@ class _Window:
 
     def __init__(self):
         self.total_images = self.total_time = self.total_wait = 0.0
+        self.first = None  # (seconds, waited) of the first step: it waits for workers to start
         self.recent = []
         self.reset_row()
 
@@ -465,6 +469,8 @@ class _Window:
         self.images = self.time = self.wait = 0.0
 
     def add(self, loss, norm, images, seconds, waited):
+        if self.first is None:
+            self.first = (seconds, waited)
         self.losses.append(loss)
         self.norms.append(norm)
         self.images += images
@@ -493,3 +499,9 @@ class _Window:
 
     def total_wait_share(self) -> float:
         return self.total_wait / self.total_time if self.total_time else 0.0
+
+    def wait_share_after_first(self) -> float:
+        """The data-wait share without the first step (which waits for the workers' start)."""
+        if self.first is None or self.total_time <= self.first[0]:
+            return 0.0
+        return (self.total_wait - self.first[1]) / (self.total_time - self.first[0])

@@ -136,8 +136,9 @@ class RecognizerTask(Task):
                            start_step=self.recipe.stn_stage)]
 
     def open(self, start_step: int) -> None:
-        self.validation_sets()
+        # Start the workers first: they import and warm up while the validation set is drawn.
         self.prefetcher = Prefetcher(self.source, start=start_step, workers=self.recipe.workers)
+        self.validation_sets()
 
     def close(self) -> None:
         if self.prefetcher is not None:
@@ -331,7 +332,8 @@ def _run(args: argparse.Namespace) -> int:
     best = "none" if result.best is None else f"{result.best:.4f} at step {result.best_step}"
     print(f"done: step {result.step} in {time.perf_counter() - started:.1f} s, "
           f"{result.images_per_s:.0f} images/s, data wait {100 * result.data_wait:.1f} % of "
-          f"step time; best {task.best_metric} {best}; weights {trainer.best_path}")
+          f"step time ({100 * result.data_wait_after_first:.1f} % after the first step); "
+          f"best {task.best_metric} {best}; weights {trainer.best_path}")
     return 0
 
 

@@ -85,7 +85,10 @@ class ToyTask(Task):
 
 
 class StandInRecognizer(Module):
-    """(N, 1, 32, 220) → conv (32 × 8, stride (1, 8)) → (N, 8, 1, 27) → (27, N, 8) → (27, N, 71)."""
+    """The recogniser's interface with two layers.
+
+    (N, 1, 32, 220) → conv 32 × 8, stride (1, 8) → (N, 8, 1, 27) → (27, N, 8) → (27, N, 71).
+    """
 
     def __init__(self, rng, stn=None):
         super().__init__()
