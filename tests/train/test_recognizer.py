@@ -125,3 +125,50 @@ def test_resume_refuses_a_changed_recipe_in_one_line(tmp_path, capsys):
 def test_resume_without_a_run_folder(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "config.json: no such file" in capsys.readouterr().err
+
+
+def recogniser_for(kind):
+    rng = np.random.default_rng(0)
+    if kind == "stand-in with STN":
+        return StandInRecognizer(rng, "compact")
+    recognizer = pytest.importorskip("minilpr.models.recognizer")
+    return recognizer.Recognizer(recognizer.RecognizerConfig.preset("tiny"), rng=rng)
+
+
+@pytest.mark.parametrize("kind", ["stand-in with STN", "tiny"])
+def test_resume_with_workers_is_bit_identical_to_an_uninterrupted_run(tmp_path, kind):
+    recipe = RecognizerRecipe(batch=3, val_size=2, workers=0, stn_stage=2)
+    config = TrainConfig(steps=4, warmup=1, eval_every=4, checkpoint_every=0,
+                         checkpoint_minutes=0)
+
+    def trainer(name, recipe=recipe):
+        task = RecognizerTask(recipe, model=recogniser_for(kind))
+        return Trainer(task, config, tmp_path / name, progress=False, plot=False,
+                       say=lambda line: None)
+
+    whole = trainer("whole")
+    whole.run()
+    first = trainer("split")
+    original = first.task.loss_and_backward
+    calls = []
+
+    def interrupted_at_the_third_step(batch):
+        calls.append(1)
+        loss = original(batch)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return loss
+
+    first.task.loss_and_backward = interrupted_at_the_third_step
+    assert first.run().step == 2
+    second = trainer("split", RecognizerRecipe(**{**vars(recipe), "workers": 1}))
+    second.resume()
+    second.run()
+    a, b = whole.state(), second.state()
+    assert a.model.keys() == b.model.keys()
+    for name in a.model:
+        assert np.array_equal(a.model[name], b.model[name]), name
+    for opt in a.optimizers:
+        for key, value in a.optimizers[opt].items():
+            assert np.array_equal(value, b.optimizers[opt][key]), (opt, key)
+    assert a.rngs == b.rngs and a.schedules == b.schedules
