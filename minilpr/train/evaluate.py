@@ -175,10 +175,9 @@ class RecognizerReport:
         lines += ["", f"top confusions (of {self.total_edits} edits in all)"]
         lines += [f"  {_pad(_edit(a, b), 18)}x{c}" for a, b, c in self.confusions[:top]] \
             or ["  none"]
-        if self.unknown_labels:
-            lines += ["", f"labels outside the charset, counted wrong "
-                          f"({len(self.unknown_labels)}):"]
-            lines += [f"  {self._where(i)}{t!r}" for i, t in self.unknown_labels]
+        lines += ["", f"labels outside the charset, counted wrong: "
+                      f"{len(self.unknown_labels) or 'none'}"]
+        lines += [f"  {self._where(i)}{t!r}" for i, t in self.unknown_labels]
         if self.skipped:
             lines += ["", f"files skipped ({len(self.skipped)}):"]
             lines += [f"  {f}: {p}" for f, p in self.skipped]
