@@ -1,5 +1,11 @@
 """The shared training loop: bit-identical resume, Ctrl-C, the NaN guard, staged groups, logs."""
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -159,3 +165,23 @@ def test_checkpoints_every_n_steps_and_at_the_end(tmp_path):
 def test_model_generators_are_found():
     task = ToyTask()
     assert list(module_generators(task.model)) == ["body.3.rng"]
+
+
+def test_a_real_ctrl_c_saves_and_returns(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen([sys.executable, "-m", "tests.train.interrupt_child",
+                              str(tmp_path / "run")], cwd=repo, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        for line in child.stdout:
+            if line.strip() == "step 4":
+                break
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert "interrupted: saved step 4" in out and "resume with: RESUME-HINT" in out
+    assert "returned interrupted=True step=4" in out
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step == 4
