@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from minilpr.data.charset import CHARS, encode
+from minilpr.models.stn import CONFIGS as STN_PRESETS
 from minilpr.models.stn import LOCALISATION_LR_SCALE
 from minilpr.nn.ctc import CTCLoss
 from minilpr.train.checkpoint import CheckpointError
@@ -185,7 +186,8 @@ class RecognizerTask(Task):
         manifest = {"preset": self.recipe.preset, "stn": self.recipe.stn,
                     "charset": "".join(CHARS), "input_size": list(INPUT_SIZE),
                     "command": self.command, "seed": self.recipe.seed, "step": step,
-                    "data": {"synthetic": True, "folders": list(self.recipe.data)},
+                    "data": {"synthetic": True, "folders": list(self.recipe.data),
+                             "images_seen": step * self.recipe.batch},
                     "accuracy": figures}
         try:
             from minilpr.models.weights import save_weights
@@ -218,8 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--preset", default="small", choices=("patent", "small", "tiny"),
         help="network size: the patent's widths, ÷4 or ÷8 (default: small)")
-    add("--stn", default=None, metavar="PRESET",
-        help="put a spatial transformer of this preset (table4, half, compact) in front")
+    add("--stn", default=None, choices=tuple(STN_PRESETS), metavar="PRESET",
+        help=f"put a spatial transformer of this preset ({', '.join(STN_PRESETS)}) in front")
     add("--stn-stage", type=int, default=0, metavar="STEPS",
         help="keep the STN frozen at the identity for the first STEPS steps, then let it "
              "warm up on its own (default: 0, it trains from the start)")
@@ -274,7 +276,8 @@ def _resumed_options(parser, argv, out: Path) -> argparse.Namespace:
     if not config_path.is_file():
         raise CheckpointError(f"{config_path}: no such file; is {out} a training run folder?")
     saved = json.loads(config_path.read_text(encoding="utf-8"))["options"]
-    parser.set_defaults(**{k: v for k, v in saved.items() if k not in ("out", "resume")})
+    parser.set_defaults(**{k: v for k, v in saved.items()
+                           if k not in ("out", "resume", "no_progress")})
     args = parser.parse_args(argv)
     for name in RECIPE_OPTIONS:
         if getattr(args, name) != saved.get(name):
@@ -298,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not args.resume and (args.out / "checkpoint.npz").exists():
+        raise ValueError(f"{args.out} already holds a run (checkpoint.npz); continue it with "
+                         "--resume, or choose another --out")
     threads = set_threads(args.threads)
     recipe = RecognizerRecipe(preset=args.preset, stn=args.stn, batch=args.batch, seed=args.seed,
                               stn_stage=args.stn_stage, val_size=args.val_size,

@@ -105,6 +105,7 @@ def test_tiny_run_end_to_end_and_resume(tmp_path):
     assert saved["options"]["preset"] == "tiny" and saved["model"]["preset"] == "tiny"
 
     assert main(["--out", str(out), "--resume", "--lr", "0.5"]) == 1  # the recipe is kept
+    assert main(["--out", str(out), "--preset", "tiny"]) == 1  # no fresh run over an old one
 
     done = run_cli("train", "recognizer", "--out", str(out), "--resume", "--steps", "4",
                    "--no-progress")
