@@ -81,6 +81,7 @@ def plot_curves(rows: list[dict[str, float]], path) -> None:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter
 
     if not rows:
         return
@@ -91,15 +92,20 @@ def plot_curves(rows: list[dict[str, float]], path) -> None:
     loss_axes.plot(steps, [row["loss"] for row in rows], marker=".", label="training loss")
     if all(row["loss"] > 0 for row in rows):
         loss_axes.set_yscale("log")
+        loss_axes.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+        loss_axes.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
     loss_axes.set_xlabel("step")
     loss_axes.set_title("training loss (mean since the last row)")
     names = [k for k in rows[0] if k not in FIXED_COLUMNS]
     for name in names:
         figure_axes.plot(steps, [row.get(name, math.nan) for row in rows], marker=".",
                          label=name)
+    values = [row.get(name, math.nan) for row in rows for name in names]
+    if values and all(0 <= v <= 1 for v in values if not math.isnan(v)):
+        figure_axes.set_ylim(-0.02, 1.02)  # fractions: the whole range, so progress is honest
     figure_axes.set_xlabel("step")
     figure_axes.set_title("evaluation")
     if names:
         figure_axes.legend(fontsize=8)
-    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.2)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.2)
     figure.savefig(Path(path))
