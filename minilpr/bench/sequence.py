@@ -21,7 +21,7 @@ import argparse
 import numpy as np
 
 from minilpr.bench._common import best_time, blas_description, gemm_gflops
-from minilpr.data.grammar import plate_automaton
+from minilpr.models.plate_ctc import plate_automaton
 from minilpr.nn.activation import log_softmax
 from minilpr.nn.ctc import CTCLoss
 from minilpr.nn.decode import constrained_beam_search, greedy_decode, prefix_beam_search

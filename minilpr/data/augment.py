@@ -8,9 +8,9 @@ switches on a single effect at probability 1 (for looking at one effect at a tim
 The order follows the light from the plate to the file:
 
 1. on the plate: dirt, partial occlusion (they tilt with it);
-2. geometry: a 3-D pose (in-plane tilt, yaw, pitch) seen by a pinhole camera, then the
-   axis-aligned box a detector would cut around the plate, with jittered margins, resized to the
-   output size (``sample_geometry``);
+2. geometry: a 3-D pose (in-plane tilt, yaw, pitch) seen by a pinhole camera (``camera``), then
+   the axis-aligned box a detector would cut around the plate, with jittered margins, resized to
+   the output size (``sample_geometry``);
 3. light: brightness / contrast / gamma, low light, shadow;
 4. optics and sensor: motion blur, Gaussian blur, noise;
 5. the camera's file: JPEG compression;
@@ -25,6 +25,13 @@ from dataclasses import dataclass, fields, replace
 
 import cv2
 import numpy as np
+
+from minilpr.data.camera import apply_homography, matmul3, pose_homography, pose_rows, project
+from minilpr.data.colour import tone_table
+
+__all__ = ["EFFECTS", "AugmentConfig", "Geometry", "sample_geometry", "add_dirt", "add_occlusion",
+           "add_shadow", "light_table", "downscale", "motion_blur", "gaussian_blur", "jpeg",
+           "NoiseBank", "photometric", "pose_homography", "apply_homography"]
 
 EFFECTS = ("dirt", "occlusion", "tilt", "perspective", "crop", "shadow", "light", "low_light",
            "motion_blur", "gaussian_blur", "noise", "jpeg", "downscale")
@@ -120,64 +127,6 @@ def _clipped_normal(rng, std: float, limit: float) -> float:
     return float(min(limit, max(-limit, rng.normal(0.0, std))))
 
 
-def _matmul3(a, b) -> tuple:
-    """The product of two 3×3 matrices given as nested tuples of Python floats.
-
-    Why not NumPy: for 3×3 matrices each NumPy call costs more in overhead than the 27
-    multiplications, and a crop needs a handful of them.
-    """
-    columns = tuple(zip(*b))
-    return tuple([tuple([x0 * y0 + x1 * y1 + x2 * y2 for y0, y1, y2 in columns])
-                  for x0, x1, x2 in a])
-
-
-def _project(h, x: float, y: float) -> tuple[float, float]:
-    """The point (x, y) mapped through the nested-tuple homography ``h``."""
-    w = h[2][0] * x + h[2][1] * y + h[2][2]
-    return (h[0][0] * x + h[0][1] * y + h[0][2]) / w, (h[1][0] * x + h[1][1] * y + h[1][2]) / w
-
-
-def _pose(width_mm: float, height_mm: float, tilt_deg: float, yaw_deg: float,
-          pitch_deg: float, camera_distance: float) -> tuple:
-    """``pose_homography`` as nested tuples of Python floats (see ``_matmul3`` for why)."""
-    yaw, pitch, tilt = math.radians(yaw_deg), math.radians(pitch_deg), math.radians(-tilt_deg)
-    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
-    ct, st = math.cos(tilt), math.sin(tilt)
-    r_yaw = ((cy, 0.0, -sy), (0.0, 1.0, 0.0), (sy, 0.0, cy))
-    r_pitch = ((1.0, 0.0, 0.0), (0.0, cp, -sp), (0.0, sp, cp))
-    r_tilt = ((ct, -st, 0.0), (st, ct, 0.0), (0.0, 0.0, 1.0))
-    rotation = _matmul3(r_tilt, _matmul3(r_pitch, r_yaw))
-    distance = camera_distance * width_mm
-    mid_x, mid_y = width_mm / 2, height_mm / 2
-    # columns: image of the plate's x axis, of its y axis, and of its origin (the top-left
-    # corner, i.e. minus the rotated centre, pushed back by the distance); the intrinsic
-    # matrix diag(distance, distance, 1) then scales the first two rows
-    rows = []
-    for i, (r0, r1, _) in enumerate(rotation):
-        origin = -(r0 * mid_x + r1 * mid_y) + (distance if i == 2 else 0.0)
-        scale = 1.0 if i == 2 else distance
-        rows.append((scale * r0, scale * r1, scale * origin))
-    return tuple(rows)
-
-
-def pose_homography(width_mm: float, height_mm: float, tilt_deg: float, yaw_deg: float,
-                    pitch_deg: float, camera_distance: float = 3.0) -> np.ndarray:
-    """The (3, 3) homography from plate mm to the image plane of a pinhole camera.
-
-    The plate's centre sits on the optical axis at ``camera_distance`` plate widths; the focal
-    length equals that distance, so a frontal plate keeps its size in mm. The plate is turned by
-    yaw (about its vertical axis), then pitch (horizontal axis), then tilt (about the optical
-    axis).
-    """
-    return np.array(_pose(width_mm, height_mm, tilt_deg, yaw_deg, pitch_deg, camera_distance))
-
-
-def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Points (P, 2) mapped through the (3, 3) homography ``h``; returns (P, 2) float64."""
-    p = points @ h[:, :2].T + h[:, 2]  # (P, 3) homogeneous images
-    return p[:, :2] / p[:, 2:3]
-
-
 def sample_geometry(rng: np.random.Generator, cfg: AugmentConfig, width_mm: float,
                     height_mm: float, out_size: tuple[int, int]) -> Geometry:
     """Draw a pose and a crop box; return the map from plate mm to an ``out_size`` crop.
@@ -194,9 +143,9 @@ def sample_geometry(rng: np.random.Generator, cfg: AugmentConfig, width_mm: floa
         yaw = _clipped_normal(rng, cfg.yaw_std_deg, cfg.max_yaw_deg)
         pitch = _clipped_normal(rng, cfg.pitch_std_deg, cfg.max_pitch_deg)
     # plain Python floats for the 3×3 maths: a dozen tiny NumPy calls cost more than the sums
-    pose = _pose(width_mm, height_mm, tilt, yaw, pitch, cfg.camera_distance)
+    pose = pose_rows(width_mm, height_mm, tilt, yaw, pitch, cfg.camera_distance)
     plate_corners = ((0.0, 0.0), (width_mm, 0.0), (width_mm, height_mm), (0.0, height_mm))
-    seen = [_project(pose, x, y) for x, y in plate_corners]
+    seen = [project(pose, x, y) for x, y in plate_corners]
     x0, x1 = min(x for x, _ in seen), max(x for x, _ in seen)
     y0, y1 = min(y for _, y in seen), max(y for _, y in seen)
     if rng.random() < cfg.p_crop:
@@ -207,8 +156,8 @@ def sample_geometry(rng: np.random.Generator, cfg: AugmentConfig, width_mm: floa
     to_crop = ((out_w / (x1 - x0), 0.0, -x0 * out_w / (x1 - x0)),
                (0.0, out_h / (y1 - y0), -y0 * out_h / (y1 - y0)),
                (0.0, 0.0, 1.0))
-    homography = _matmul3(to_crop, pose)
-    corners = np.array([_project(homography, x, y) for x, y in plate_corners], np.float32)
+    homography = matmul3(to_crop, pose)
+    corners = np.array([project(homography, x, y) for x, y in plate_corners], np.float32)
     return Geometry(tilt, yaw, pitch, np.array(homography), corners)
 
 
@@ -269,29 +218,18 @@ def light_table(rng: np.random.Generator, cfg: AugmentConfig, light: bool,
                 gain: float = 1.0) -> np.ndarray:
     """A 256-entry lookup table: contrast, brightness and gamma (when ``light``), then ``gain``.
 
-    One table lookup per pixel (``cv2.LUT``) instead of three passes of floating-point maths.
+    The values are drawn from ``cfg``'s ranges; ``colour.tone_table`` builds the table. One
+    table lookup per pixel (``cv2.LUT``) instead of three passes of floating-point maths.
 
     Returns
     -------
     table : (256,) uint8
     """
-    # Few, in-place operations, and ndarray.clip rather than np.clip (half the call overhead):
-    # on 256 numbers the cost is in the calls, not in the arithmetic.
-    values = _LEVELS.copy()
-    if light:
-        contrast = rng.uniform(*cfg.contrast)
-        values *= contrast
-        values += 128.0 * (1.0 - contrast) + rng.uniform(*cfg.brightness)
-        values.clip(0, 255, out=values)
-        values *= 1 / 255
-        values **= rng.uniform(*cfg.gamma)
-        values *= 255.0
-    values *= gain
-    values += 0.5
-    return values.clip(0, 255, out=values).astype(np.uint8)
-
-
-_LEVELS = np.arange(256, dtype=np.float64)   # the input levels of a light table
+    if not light:
+        return tone_table(gain=gain)
+    contrast = rng.uniform(*cfg.contrast)
+    brightness = rng.uniform(*cfg.brightness)
+    return tone_table(contrast, brightness, rng.uniform(*cfg.gamma), gain)
 
 
 def downscale(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""The plate-number rules of `minilpr.data.charset` as an automaton for constrained decoding.
+"""The plate-number rules of `minilpr.data.charset` as patterns, for constrained decoding.
 
 `minilpr.nn.decode.constrained_beam_search` reads only strings a grammar accepts; this module
-turns the rules ``validate_plate`` checks into such a grammar, over the charset's class indices.
+states the rules ``validate_plate`` checks as plain data over the charset's class indices.
 Each plate format is a *pattern* — a set of allowed characters per position — and
-`Automaton.from_patterns` follows all of them at once:
+`minilpr.models.plate_ctc.plate_automaton` builds from them, with `Automaton.from_patterns`,
+the automaton that follows all of them at once (so ``data`` imports nothing from ``nn``):
 
 ==========================  ===========================================================
 standard (blue, yellow)     province, letter, 5 letters/digits with at most 2 letters
@@ -19,12 +20,11 @@ each pair of serial positions that may hold a letter (digits everywhere else).
 
 from __future__ import annotations
 
-from functools import lru_cache
+import warnings
 from itertools import combinations
 
 from minilpr.data.charset import (ALPHANUMERICS, CHAR_TO_INDEX, DIGITS, LETTERS,
-                                  NEW_ENERGY_MARKS, NUM_CLASSES, PROVINCES)
-from minilpr.nn.decode import Automaton
+                                  NEW_ENERGY_MARKS, PROVINCES)
 
 
 def _indices(chars) -> frozenset:
@@ -47,13 +47,16 @@ def plate_patterns() -> list[list[frozenset]]:
     return patterns
 
 
-@lru_cache(maxsize=1)
-def plate_automaton() -> Automaton:
-    """The automaton accepting exactly the plate numbers ``validate_plate`` accepts.
+def __getattr__(name: str):
+    """The old home of ``plate_automaton``, kept working with a warning.
 
-    Returns
-    -------
-    Automaton
-        Over the ``NUM_CLASSES`` class indices of the charset (the blank never appears).
+    The automaton moved to `minilpr.models.plate_ctc`, where data and nn meet; it is looked up
+    there only when this old name is asked for, so importing ``data`` never imports ``nn``.
     """
-    return Automaton.from_patterns(plate_patterns(), NUM_CLASSES)
+    if name == "plate_automaton":
+        warnings.warn("minilpr.data.grammar.plate_automaton moved to "
+                      "minilpr.models.plate_ctc.plate_automaton", DeprecationWarning,
+                      stacklevel=2)
+        from minilpr.models.plate_ctc import plate_automaton
+        return plate_automaton
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,24 +1,33 @@
-"""Synthetic street scenes for the plate locator: cars carrying plates, in perspective.
+"""Synthetic street scenes for the plate locator, and why their ground truth is exact.
 
-``render_scene(rng)`` paints one picture in five steps:
+Each car is painted flat, straight from the front (or the back), on a canvas of its own
+(``scene_paint.draw_car``), and its plate is pasted into the holder: on the canvas the plate is
+an axis-aligned rectangle whose four corners are known to the pixel edge. One (3, 3) homography
+``H`` then takes the canvas into the scene: a pinhole pose (random yaw, pitch and roll,
+``camera.pose_homography``), then a scale and a shift that put the car in its slot and the
+plate inside the image (``_car_homography``, ``_fit_inside``). The pixels go through
+``cv2.warpPerspective`` with ``H``; the plate's corners go through ``camera.apply_homography``
+with the same ``H``. So a scene's ground truth is exact by construction (``_paste_car``):
+
+* **corners** -- ``H`` applied to the plate's four canvas corners: top-left, top-right,
+  bottom-right, bottom-left (clockwise from the top left), scene pixels;
+* **box** -- the axis-aligned box around those corners, clipped to the image;
+* **mask** -- the plate's canvas rectangle warped with ``H``: ``SceneSample.mask`` marks the
+  pixels at least half covered by each plate, whose centres lie inside its corner polygon.
+
+Coordinates are continuous pixel coordinates with the image spanning [0, W] × [0, H]: pixel
+(row i, column j) covers [j, j + 1) × [i, i + 1), the convention of YOLO boxes. OpenCV puts
+pixel centres at integers, so the warp ``cv2.warpPerspective`` is given is ``H`` shifted by half
+a pixel on both sides.
+
+``render_scene(rng)`` paints one picture in five steps (the painting is in ``scene_paint``):
 
 1. a procedural background: road, wall, gradient, smooth noise or clutter;
 2. distractors behind the cars: text-like stripes, signs, rectangles and lines, fake text;
-3. one to ``max_plates`` cars, each drawn flat on its own canvas, seen from the front (body,
-   windscreen, mirrors, lights, grille, bumper, wheels) or the back (tail lights, boot lid),
-   with a plate from ``synth.render_plate`` in its holder; then turned by a random yaw, pitch
-   and roll (``augment.pose_homography``) and pasted with ``cv2.warpPerspective`` and its
-   silhouette mask;
+3. one to ``max_plates`` cars side by side, each with its plate from ``synth.render_plate``,
+   posed and pasted with its silhouette mask as above;
 4. more distractors in front, kept away from every plate;
 5. global light (sometimes dusk), contrast, blur and noise.
-
-Every plate's ground truth follows its corners through the same homography as its pixels,
-so it is exact: the four corners (clockwise from the top left: top-left, top-right,
-bottom-right, bottom-left) and the axis-aligned box around them, clipped to the image.
-Coordinates are continuous pixel coordinates with the image spanning [0, W] × [0, H]: pixel
-(row i, column j) covers [j, j + 1) × [i, i + 1), the convention of YOLO boxes.
-``SceneSample.mask`` marks the pixels at least half covered by each warped plate; their centres
-lie inside the plate's corner polygon.
 
 All randomness comes from the one ``numpy.random.Generator`` passed in: the same seed gives
 byte-identical images and labels.
@@ -32,94 +41,22 @@ import cv2
 import numpy as np
 
 from minilpr.data import augment, charset
+from minilpr.data.camera import apply_homography, pose_homography
+from minilpr.data.colour import CAR_COLOUR_WEIGHTS, CAR_COLOURS, KIND_MIX, check_kind_mix
+from minilpr.data.scene_paint import (BACKGROUNDS, background, draw_car, draw_distractor,
+                                      photometric)
 from minilpr.data.synth import render_plate
+
+__all__ = [
+    "PLATE_MM", "SceneConfig", "ScenePlate", "SceneSample", "render_scene",
+    "BACKGROUNDS", "CAR_COLOURS", "CAR_COLOUR_WEIGHTS", "background", "draw_car",
+    "draw_distractor",
+]
 
 # plate sizes in millimetres (width, height): 7-character plates and the wider green plate
 PLATE_MM = {7: (440.0, 140.0), 8: (480.0, 140.0)}
 
-# car paint (RGB) and how often it appears on the road
-CAR_COLOURS = np.array([(235, 235, 232), (170, 172, 176), (35, 36, 40), (120, 122, 126),
-                        (165, 30, 30), (30, 60, 140), (30, 70, 50), (200, 170, 110),
-                        (110, 40, 40), (215, 200, 60)], np.float32)
-CAR_COLOUR_WEIGHTS = np.array([0.25, 0.17, 0.17, 0.12, 0.07, 0.08, 0.04, 0.04, 0.03, 0.03])
-
-BACKGROUNDS = ("road", "wall", "gradient", "noise", "clutter")
-
 _DIRT = augment.AugmentConfig()  # the ranges of augment.add_dirt's spots
-
-
-@dataclass
-class SceneConfig:
-    """What ``render_scene`` draws; the defaults suit a 416 × 416 locator input.
-
-    Attributes
-    ----------
-    height, width : int
-        Image size in pixels.
-    max_plates : int
-        Each scene holds 1 .. max_plates cars, one plate each.
-    kind_weights : dict
-        How often each plate colour appears (``charset.KINDS``).
-    car_width : (float, float)
-        Width of a lone car's front as a fraction of the image width (above 1 the car is cut
-        by the image border, as in close-up photos; the plate always stays inside). The default
-        puts a lone plate at 0.16-0.53 of the image width (10th-90th percentile), covering
-        CCPD's 0.17-0.44.
-    max_yaw, max_pitch, max_roll : float
-        Largest turn of a car about the vertical axis, the horizontal axis and the optical axis,
-        degrees.
-    distractors : (int, int)
-        Least and most distractors per scene (signs, text-like stripes, boxes, fake text).
-    min_plate_width : int
-        Narrowest plate in pixels; scenes with many cars use fewer cars rather than go below.
-    rear_probability : float
-        Chance that a car shows its back (tail lights, plate on the boot lid) instead of its front.
-    dirt_probability : float
-        Chance that a plate gets mud spots (``augment.add_dirt``).
-    low_light_probability : float
-        Chance of a dusk picture: everything darker, the noise doubled.
-    noise : float
-        Largest standard deviation of the Gaussian pixel noise (grey levels).
-    blur_probability : float
-        Chance that the whole scene is blurred a little.
-    """
-
-    height: int = 416
-    width: int = 416
-    max_plates: int = 3
-    kind_weights: dict = field(default_factory=lambda: {
-        "blue": 0.55, "yellow": 0.15, "green": 0.2, "white": 0.05, "black": 0.05})
-    car_width: tuple[float, float] = (0.55, 2.4)
-    max_yaw: float = 35.0
-    max_pitch: float = 18.0
-    max_roll: float = 8.0
-    distractors: tuple[int, int] = (2, 8)
-    min_plate_width: int = 24
-    rear_probability: float = 0.3
-    dirt_probability: float = 0.2
-    low_light_probability: float = 0.1
-    noise: float = 6.0
-    blur_probability: float = 0.3
-
-    def __post_init__(self) -> None:
-        if self.height < 64 or self.width < 64:
-            raise ValueError(f"SceneConfig: a scene needs at least 64 × 64 pixels, "
-                             f"got {self.height} × {self.width}")
-        if self.max_plates < 1:
-            raise ValueError(f"SceneConfig: max_plates must be at least 1, got {self.max_plates}")
-        unknown = set(self.kind_weights) - set(charset.KINDS)
-        if unknown or not self.kind_weights or min(self.kind_weights.values()) < 0:
-            raise ValueError(f"SceneConfig: kind_weights must map plate kinds {charset.KINDS} "
-                             f"to non-negative weights, got {self.kind_weights}")
-        if not 0 <= self.distractors[0] <= self.distractors[1]:
-            raise ValueError(f"SceneConfig: distractors must be (least, most) with "
-                             f"0 <= least <= most, got {self.distractors}")
-        if not 0 < self.car_width[0] <= self.car_width[1]:
-            raise ValueError(f"SceneConfig: car_width must be (low, high) with 0 < low <= high, "
-                             f"got {self.car_width}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -209,381 +146,8 @@ def render_scene(rng: np.random.Generator, config: SceneConfig | None = None) ->
     keep_out = [p.box + [-4, -4, 4, 4] for p in plates]
     for _ in range(rng.integers(0, 3)):
         draw_distractor(image, rng, keep_out)
-    image = _photometric(image, rng, config)
+    image = photometric(image, rng, config)
     return SceneSample(image=image, plates=plates, mask=mask)
-
-
-def _car_count(rng: np.random.Generator, config: SceneConfig) -> int:
-    """How many cars fit side by side with plates no narrower than ``min_plate_width``."""
-    fit = max(1, int(config.width * 0.2 // config.min_plate_width))
-    return int(rng.integers(1, min(config.max_plates, fit) + 1))
-
-
-def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A random procedural background, one of ``BACKGROUNDS``.
-
-    Returns
-    -------
-    image : (H, W, 3) uint8 RGB
-    """
-    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
-    image = {"road": _road, "wall": _wall, "gradient": _gradient, "noise": _smooth_noise,
-             "clutter": _clutter}[kind](rng, height, width)
-    if kind != "road" and rng.random() < 0.5:
-        # a road in the lower part of the picture, under whatever stands behind
-        horizon = int(height * rng.uniform(0.45, 0.75))
-        image[horizon:] = _road(rng, height - horizon, width)
-    return image
-
-
-def _gradient(rng, height, width) -> np.ndarray:
-    top, bottom = rng.uniform(30, 235, (2, 3)).astype(np.float32)
-    angle = rng.uniform(-0.6, 0.6)
-    y = np.arange(height, dtype=np.float32)[:, None] / height  # (H, 1)
-    x = np.arange(width, dtype=np.float32)[None, :] / width  # (1, W)
-    t = y * np.cos(angle) + x * np.sin(angle)  # (H, W)
-    t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
-    image = top + (bottom - top) * t[..., None]  # (H, W, 3)
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def _smooth_noise(rng, height, width, cells: int | None = None) -> np.ndarray:
-    cells = int(rng.integers(3, 12)) if cells is None else cells
-    small = rng.uniform(20, 235, (cells, cells, 3)).astype(np.float32)
-    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def _road(rng, height, width) -> np.ndarray:
-    grey = rng.uniform(60, 150)
-    image = np.full((height, width, 3), grey, np.float32) + rng.uniform(-8, 8, 3)
-    image += rng.standard_normal((height, width, 1), np.float32) * rng.uniform(3, 12)
-    image = np.clip(image, 0, 255).astype(np.uint8)
-    vanish = (rng.uniform(0.2, 0.8) * width, -rng.uniform(0.2, 1.0) * height)
-    paint = (235, 235, 230) if rng.random() < 0.7 else (230, 190, 40)
-    for _ in range(rng.integers(0, 4)):
-        bottom_x = rng.uniform(-0.3, 1.3) * width
-        thickness = int(rng.integers(2, max(3, width // 60)))
-        start = (int(bottom_x), height)
-        end = (int(vanish[0] + (bottom_x - vanish[0]) * 0.3), 0)
-        cv2.line(image, start, end, paint, thickness, cv2.LINE_AA)
-    return image
-
-
-def _wall(rng, height, width) -> np.ndarray:
-    base = rng.uniform(60, 220, 3)
-    image = np.empty((height, width, 3), np.uint8)
-    brick_h = int(rng.integers(8, 40))
-    brick_w = int(brick_h * rng.uniform(1.5, 4.0))
-    mortar = np.clip(base * rng.uniform(0.5, 1.3), 0, 255)
-    image[:] = mortar.astype(np.uint8)
-    for row, y in enumerate(range(0, height, brick_h)):
-        shift = (brick_w // 2) * (row % 2)
-        for x in range(-shift, width, brick_w):
-            colour = np.clip(base + rng.normal(0, 12, 3), 0, 255).tolist()
-            cv2.rectangle(image, (x + 1, y + 1), (x + brick_w - 2, y + brick_h - 2), colour, -1)
-    return image
-
-
-def _clutter(rng, height, width) -> np.ndarray:
-    image = _smooth_noise(rng, height, width, cells=3)
-    for _ in range(rng.integers(10, 30)):
-        colour = rng.uniform(0, 255, 3).tolist()
-        x, y = int(rng.integers(width)), int(rng.integers(height))
-        size = int(rng.integers(5, max(6, width // 5)))
-        shape = rng.integers(3)
-        if shape == 0:
-            cv2.circle(image, (x, y), size, colour, -1, cv2.LINE_AA)
-        elif shape == 1:
-            cv2.rectangle(image, (x, y), (x + size, y + int(size * rng.uniform(0.3, 2))),
-                          colour, -1)
-        else:
-            points = (np.array([x, y]) + rng.integers(-size, size, (int(rng.integers(3, 7)), 2)))
-            cv2.fillPoly(image, [points.astype(np.int32)], colour, cv2.LINE_AA)
-    return image
-
-
-def draw_distractor(image: np.ndarray, rng: np.random.Generator,
-                    keep_out: list[np.ndarray] | None = None) -> None:
-    """Draw one random distractor into ``image`` (in place), outside every ``keep_out`` box.
-
-    Distractors: a text-like stripe (a band with a row of glyph-like marks), a sign (a coloured
-    panel with a border and a short text), an outlined or filled rectangle or a few lines, and
-    fake text (Latin letters and digits, sometimes a Chinese character) on a plain patch. A
-    distractor that would touch a ``keep_out`` box (x1, y1, x2, y2) is not drawn.
-    """
-    height, width = image.shape[:2]
-    box_w = int(width * rng.uniform(0.08, 0.4))
-    box_h = max(6, int(box_w * rng.uniform(0.12, 0.7)))
-    x1 = int(rng.integers(-box_w // 4, width - box_w // 2))
-    y1 = int(rng.integers(-box_h // 4, height - box_h // 2))
-    box = np.array([x1, y1, x1 + box_w, y1 + box_h], np.float64)
-    if keep_out and any(_overlap(box, other) for other in keep_out):
-        return
-    kind = rng.integers(4)
-    if kind == 0:
-        _text_stripe(image, rng, box)
-    elif kind == 1:
-        _sign(image, rng, box, post=not keep_out)  # a post could cross a plate
-    elif kind == 2:
-        _shapes(image, rng, box)
-    else:
-        _fake_text(image, rng, box, panel=rng.random() < 0.5)
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _glyph_marks(image, rng, box, colour) -> None:
-    """A row of character-like marks: short vertical, horizontal and curved strokes."""
-    x1, y1, x2, y2 = [int(v) for v in box]
-    count = int(rng.integers(3, 10))
-    step = (x2 - x1) / count
-    thickness = max(1, int((y2 - y1) * 0.1))
-    for k in range(count):
-        cx = int(x1 + (k + 0.5) * step)
-        half_w, half_h = max(1, int(step * 0.3)), max(2, int((y2 - y1) * 0.35))
-        cy = (y1 + y2) // 2
-        for _ in range(rng.integers(1, 4)):
-            stroke = rng.integers(3)
-            if stroke == 0:
-                dx = int(rng.integers(-half_w, half_w + 1))
-                cv2.line(image, (cx + dx, cy - half_h), (cx + dx, cy + half_h), colour, thickness)
-            elif stroke == 1:
-                dy = int(rng.integers(-half_h, half_h + 1))
-                cv2.line(image, (cx - half_w, cy + dy), (cx + half_w, cy + dy), colour, thickness)
-            else:
-                cv2.ellipse(image, (cx, cy), (half_w, half_h // 2 + 1), 0,
-                            float(rng.uniform(0, 180)), float(rng.uniform(180, 360)), colour,
-                            thickness)
-
-
-def _text_stripe(image, rng, box) -> None:
-    band = rng.uniform(0, 255, 3)
-    ink = (255 - band + rng.normal(0, 20, 3)).clip(0, 255)
-    x1, y1, x2, y2 = [int(v) for v in box]
-    y2 = y1 + max(6, (y2 - y1) // 2)
-    cv2.rectangle(image, (x1, y1), (x2, y2), band.tolist(), -1)
-    _glyph_marks(image, rng, (x1 + 2, y1 + 1, x2 - 2, y2 - 1), ink.tolist())
-
-
-def _sign(image, rng, box, post: bool = True) -> None:
-    colours = [(30, 80, 170), (25, 120, 60), (190, 35, 35), (240, 240, 235), (235, 190, 40),
-               (40, 40, 40)]
-    panel = np.array(colours[rng.integers(len(colours))], np.float64) + rng.normal(0, 10, 3)
-    x1, y1, x2, y2 = [int(v) for v in box]
-    cv2.rectangle(image, (x1, y1), (x2, y2), panel.clip(0, 255).tolist(), -1)
-    ink = (245, 245, 245) if panel.mean() < 140 else (20, 20, 20)
-    border = max(1, (y2 - y1) // 12)
-    cv2.rectangle(image, (x1 + border, y1 + border), (x2 - border, y2 - border), ink, border)
-    if rng.random() < 0.5:
-        _glyph_marks(image, rng, (x1 + 3 * border, y1 + 3 * border, x2 - 3 * border,
-                                  y2 - 3 * border), ink)
-    else:
-        _fake_text(image, rng, (x1 + 3 * border, y1 + 3 * border, x2 - 3 * border,
-                                y2 - 3 * border), panel=False, ink=ink)
-    if post and rng.random() < 0.5:  # a post under the sign
-        post_x = (x1 + x2) // 2
-        cv2.line(image, (post_x, y2), (post_x, image.shape[0]), (90, 90, 95),
-                 max(2, (x2 - x1) // 25))
-
-
-def _shapes(image, rng, box) -> None:
-    x1, y1, x2, y2 = [int(v) for v in box]
-    colour = rng.uniform(0, 255, 3).tolist()
-    if rng.random() < 0.5:
-        thickness = -1 if rng.random() < 0.5 else int(rng.integers(1, 4))
-        cv2.rectangle(image, (x1, y1), (x2, y2), colour, thickness)
-    else:
-        for _ in range(rng.integers(2, 6)):
-            y = int(rng.integers(y1, y2 + 1))
-            cv2.line(image, (x1, y), (x2, y + int(rng.integers(-3, 4))), colour,
-                     int(rng.integers(1, 3)), cv2.LINE_AA)
-
-
-def _fake_text(image, rng, box, panel: bool, ink=None) -> None:
-    """Latin letters and digits (and sometimes a province character) fitted into ``box``."""
-    x1, y1, x2, y2 = [int(v) for v in box]
-    if x2 - x1 < 8 or y2 - y1 < 6:
-        return
-    if panel:
-        cv2.rectangle(image, (x1, y1), (x2, y2), rng.uniform(0, 255, 3).tolist(), -1)
-    if ink is None:
-        mean = image[max(y1, 0):max(y2, 1), max(x1, 0):max(x2, 1)].mean() \
-            if x2 > 0 and y2 > 0 else 128
-        ink = (20, 20, 20) if mean > 128 else (235, 235, 235)
-    alphabet = charset.LETTERS + charset.DIGITS + list("IO-:")
-    text = "".join(alphabet[i] for i in rng.integers(len(alphabet), size=rng.integers(2, 9)))
-    font = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_PLAIN][
-        rng.integers(3)]
-    (text_w, text_h), _ = cv2.getTextSize(text, font, 1.0, 2)
-    scale = min((x2 - x1) / text_w, (y2 - y1) / max(text_h, 1)) * 0.9
-    thickness = max(1, int(round(scale * 1.5)))
-    cv2.putText(image, text, (x1 + 1, y2 - max(1, (y2 - y1) // 6)), font, scale, ink,
-                thickness, cv2.LINE_AA)
-
-
-def _choose_kind(rng, config: SceneConfig) -> str:
-    kinds = list(config.kind_weights)
-    weights = np.array([config.kind_weights[k] for k in kinds], np.float64)
-    return kinds[rng.choice(len(kinds), p=weights / weights.sum())]
-
-
-def draw_car(rng: np.random.Generator, car_width: int, rear: bool = False
-             ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """A car seen straight from the front (or the back), flat, with an empty plate holder.
-
-    Parameters
-    ----------
-    car_width : int
-        Width of the canvas in pixels; the height follows from the car's proportions.
-    rear : bool
-        The back of the car: red tail lights, and the plate in a recess of the boot lid
-        instead of the bumper under the grille.
-
-    Returns
-    -------
-    canvas : (H_car, W_car, 3) uint8 RGB
-    silhouette : (H_car, W_car) uint8
-        255 on the car, 0 around it.
-    plate_rect : (x, y, w, h) int
-        Where the plate goes, in canvas pixels (its width is 22-27 % of the car's).
-    """
-    cw = int(car_width)
-    ch = int(round(cw * rng.uniform(0.62, 0.78)))
-    canvas = np.zeros((ch, cw, 3), np.uint8)
-    silhouette = np.zeros((ch, cw), np.uint8)
-    paint = CAR_COLOURS[rng.choice(len(CAR_COLOURS), p=CAR_COLOUR_WEIGHTS)]
-    paint = np.clip(paint + rng.normal(0, 8, 3), 0, 255)
-
-    def pt(fx, fy):
-        return [int(round(fx * cw)), int(round(fy * ch))]
-
-    def poly(points, colour, target=canvas):
-        cv2.fillPoly(target, [np.array(points, np.int32)], colour, cv2.LINE_AA)
-
-    roof = rng.uniform(0.02, 0.08)
-    shoulder = rng.uniform(0.38, 0.46)
-    top_half = rng.uniform(0.25, 0.33)
-    body_bottom = rng.uniform(0.9, 0.94)
-    # cabin (a trapezoid), mirrors, body; then the same shapes into the silhouette
-    cabin = [pt(0.5 - top_half, roof), pt(0.5 + top_half, roof), pt(0.93, shoulder),
-             pt(0.07, shoulder)]
-    mirrors = [[pt(0.0, shoulder - 0.06), pt(0.09, shoulder - 0.05), pt(0.09, shoulder + 0.01),
-                pt(0.01, shoulder + 0.01)],
-               [pt(1.0, shoulder - 0.06), pt(0.91, shoulder - 0.05), pt(0.91, shoulder + 0.01),
-                pt(0.99, shoulder + 0.01)]]
-    body = [pt(0.05, shoulder - 0.02), pt(0.95, shoulder - 0.02), pt(0.98, shoulder + 0.08),
-            pt(0.98, body_bottom), pt(0.02, body_bottom), pt(0.02, shoulder + 0.08)]
-    wheels = [[pt(0.05, 0.85), pt(0.2, 0.85), pt(0.2, 1.0), pt(0.05, 1.0)],
-              [pt(0.8, 0.85), pt(0.95, 0.85), pt(0.95, 1.0), pt(0.8, 1.0)]]
-    for shape in wheels:
-        poly(shape, (22, 22, 24))
-    for shape in [cabin, body] + mirrors:
-        poly(shape, paint.tolist())
-    for shape in [cabin, body] + mirrors + wheels:
-        poly(shape, 255, silhouette)
-
-    # windscreen: dark glass with a lighter diagonal reflection
-    glass = np.clip(rng.uniform(25, 90) + rng.normal(0, 8, 3), 0, 255)
-    screen = [pt(0.5 - top_half + 0.03, roof + 0.03), pt(0.5 + top_half - 0.03, roof + 0.03),
-              pt(0.88, shoulder - 0.03), pt(0.12, shoulder - 0.03)]
-    poly(screen, glass.tolist())
-    if rng.random() < 0.7:
-        start = rng.uniform(0.3, 0.6)
-        glare = [pt(start, roof + 0.03), pt(start + 0.08, roof + 0.03),
-                 pt(start - 0.05, shoulder - 0.03), pt(start - 0.13, shoulder - 0.03)]
-        poly(glare, np.clip(glass + 45, 0, 255).tolist())
-
-    # lamps: white headlights at the front, red tail lights at the back
-    light_y = shoulder + rng.uniform(0.06, 0.1)
-    if rear:
-        lamp = np.clip([rng.uniform(160, 230), rng.uniform(20, 60), rng.uniform(20, 60)]
-                       + rng.normal(0, 6, 3), 0, 255).tolist()
-    else:
-        lamp = np.clip(rng.uniform(170, 240) + rng.normal(0, 6, 3), 0, 255).tolist()
-    for left in (True, False):
-        x0, x1 = (0.07, 0.28) if left else (0.72, 0.93)
-        if rng.random() < 0.5:
-            cv2.ellipse(canvas, (int((x0 + x1) / 2 * cw), int((light_y + 0.05) * ch)),
-                        (int((x1 - x0) / 2 * cw), int(0.05 * ch)), 0, 0, 360, lamp, -1,
-                        cv2.LINE_AA)
-        else:
-            inner, outer = (x1, x0) if left else (x0, x1)
-            poly([pt(outer, light_y), pt(inner, light_y + 0.03), pt(inner, light_y + 0.1),
-                  pt(outer, light_y + 0.08)], lamp)
-
-    badge = (200, 200, 205)
-    if rear:
-        # the boot lid with a recess for the plate and a badge above it
-        recess = np.clip(paint * rng.uniform(0.6, 0.85), 0, 255).tolist()
-        g0, g1 = pt(0.3, light_y + 0.02), pt(0.7, light_y + rng.uniform(0.22, 0.27))
-        cv2.rectangle(canvas, tuple(g0), tuple(g1), recess, -1)
-        cv2.ellipse(canvas, ((g0[0] + g1[0]) // 2, g0[1] + max(2, ch // 30)),
-                    (max(2, cw // 40), max(2, ch // 60)), 0, 0, 360, badge, -1, cv2.LINE_AA)
-        zone = (g0[1] / ch + 0.06, g1[1] / ch - 0.01)
-        bumper_top = g1[1] / ch + 0.02
-    else:
-        # grille with bars and a badge; the plate sits in the bumper below it
-        grille_colour = np.clip(paint * rng.uniform(0.1, 0.4), 0, 255)
-        g0, g1 = pt(0.31, light_y), pt(0.69, light_y + rng.uniform(0.1, 0.16))
-        cv2.rectangle(canvas, tuple(g0), tuple(g1), grille_colour.tolist(), -1)
-        bar = np.clip(grille_colour + 50, 0, 255).tolist()
-        for y in np.linspace(g0[1], g1[1], int(rng.integers(3, 7)))[1:-1]:
-            cv2.line(canvas, (g0[0], int(y)), (g1[0], int(y)), bar, max(1, ch // 120))
-        cv2.ellipse(canvas, ((g0[0] + g1[0]) // 2, (g0[1] + g1[1]) // 2),
-                    (max(2, cw // 40), max(2, ch // 40)), 0, 0, 360, badge, -1, cv2.LINE_AA)
-        bumper_top = g1[1] / ch + 0.03
-        zone = (bumper_top, body_bottom - 0.07)
-    bumper = np.clip(paint * rng.uniform(0.8, 1.05), 0, 255).tolist()
-    cv2.rectangle(canvas, tuple(pt(0.03, bumper_top)), tuple(pt(0.97, body_bottom - 0.01)),
-                  bumper, -1)
-    cv2.rectangle(canvas, tuple(pt(0.22, body_bottom - 0.06)), tuple(pt(0.78, body_bottom - 0.02)),
-                  (30, 30, 32), -1)
-    for fx in (0.12, 0.88):  # fog lights at the front, reflectors at the back
-        cv2.circle(canvas, tuple(pt(fx, body_bottom - 0.1)), max(2, cw // 45), lamp, -1,
-                   cv2.LINE_AA)
-
-    # the plate holder, centred in its zone
-    plate_w = int(round(cw * rng.uniform(0.22, 0.27)))
-    plate_h = max(4, int(round(plate_w * 140 / 440)))
-    plate_x = int(round(cw / 2 - plate_w / 2 + rng.uniform(-0.02, 0.02) * cw))
-    free = (zone[1] - zone[0]) * ch - plate_h
-    plate_y = int(round(zone[0] * ch + max(free, 0) * rng.uniform(0.2, 0.8)))
-    rim = max(1, plate_w // 30)
-    cv2.rectangle(canvas, (plate_x - rim, plate_y - rim),
-                  (plate_x + plate_w + rim - 1, plate_y + plate_h + rim - 1), (25, 25, 28), -1)
-
-    # light from above and from one side
-    shade = np.linspace(rng.uniform(1.0, 1.25), rng.uniform(0.6, 0.85), ch, dtype=np.float32)
-    side = np.linspace(1.0, rng.uniform(0.75, 1.25), cw, dtype=np.float32)
-    canvas = np.clip(canvas * shade[:, None, None] * side[None, :, None], 0, 255).astype(np.uint8)
-    return canvas, silhouette, (plate_x, plate_y, plate_w, plate_h)
-
-
-def _car_homography(rng, config: SceneConfig, canvas_shape, x_range, target_w) -> np.ndarray:
-    """(3, 3) map from car-canvas to scene coordinates (both with pixel edges at integers):
-    a random pose, then scale and shift so the car is ``target_w`` wide inside ``x_range``."""
-    ch, cw = canvas_shape
-    # triangular: most cars face the camera nearly square on (CCPD's median plate box is 2.8
-    # times as wide as tall, a frontal plate's 3.1), the full range still occurs
-    yaw = rng.triangular(-config.max_yaw, 0.0, config.max_yaw)
-    pitch = rng.uniform(-config.max_pitch, config.max_pitch / 3)
-    roll = rng.triangular(-config.max_roll, 0.0, config.max_roll)
-    pose = augment.pose_homography(cw, ch, roll, yaw, pitch, camera_distance=2.5)
-    outline = augment.apply_homography(pose, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
-                                                      np.float64))
-    left, right = outline[:, 0].min(), outline[:, 0].max()
-    top, bottom = outline[:, 1].min(), outline[:, 1].max()
-    slot_w = x_range[1] - x_range[0]
-    scale = target_w / (right - left)
-    x0 = (x_range[0] + x_range[1]) / 2 - target_w / 2 \
-        + abs(slot_w - target_w) * rng.uniform(-0.4, 0.4)
-    car_h = (bottom - top) * scale
-    y0 = config.height * rng.uniform(0.85, 1.1) - car_h
-    place = np.array([[scale, 0, x0 - left * scale], [0, scale, y0 - top * scale], [0, 0, 1]])
-    return place @ pose
 
 
 def _paste_car(image, mask, label: int, rng, config: SceneConfig, x_left: float,
@@ -613,15 +177,15 @@ def _paste_car(image, mask, label: int, rng, config: SceneConfig, x_left: float,
                              np.float64)
 
     homography = _car_homography(rng, config, canvas.shape[:2], (x_left, x_right), target_w)
-    corners = augment.apply_homography(homography, plate_corners)
+    corners = apply_homography(homography, plate_corners)
     homography = _fit_inside(homography, corners, width, height, config.min_plate_width,
                              (x_left, x_right))
-    corners = augment.apply_homography(homography, plate_corners)
+    corners = apply_homography(homography, plate_corners)
 
     # warp only into the rectangle the car covers; a car never reaches into its neighbours'
     # slots, so it cannot hide their plates
     ch, cw = canvas.shape[:2]
-    outline = augment.apply_homography(homography, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
+    outline = apply_homography(homography, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
                                                             np.float64))
     x0, y0 = np.floor(np.maximum(outline.min(axis=0), 0)).astype(int)
     x1 = int(np.ceil(min(outline[:, 0].max(), width)))
@@ -651,6 +215,30 @@ def _paste_car(image, mask, label: int, rng, config: SceneConfig, x_left: float,
     return ScenePlate(text=text, kind=kind, corners=corners, box=box)
 
 
+def _car_homography(rng, config: SceneConfig, canvas_shape, x_range, target_w) -> np.ndarray:
+    """(3, 3) map from car-canvas to scene coordinates (both with pixel edges at integers):
+    a random pose, then scale and shift so the car is ``target_w`` wide inside ``x_range``."""
+    ch, cw = canvas_shape
+    # triangular: most cars face the camera nearly square on (CCPD's median plate box is 2.8
+    # times as wide as tall, a frontal plate's 3.1), the full range still occurs
+    yaw = rng.triangular(-config.max_yaw, 0.0, config.max_yaw)
+    pitch = rng.uniform(-config.max_pitch, config.max_pitch / 3)
+    roll = rng.triangular(-config.max_roll, 0.0, config.max_roll)
+    pose = pose_homography(cw, ch, roll, yaw, pitch, camera_distance=2.5)
+    outline = apply_homography(pose, np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]],
+                                                      np.float64))
+    left, right = outline[:, 0].min(), outline[:, 0].max()
+    top, bottom = outline[:, 1].min(), outline[:, 1].max()
+    slot_w = x_range[1] - x_range[0]
+    scale = target_w / (right - left)
+    x0 = (x_range[0] + x_range[1]) / 2 - target_w / 2 \
+        + abs(slot_w - target_w) * rng.uniform(-0.4, 0.4)
+    car_h = (bottom - top) * scale
+    y0 = config.height * rng.uniform(0.85, 1.1) - car_h
+    place = np.array([[scale, 0, x0 - left * scale], [0, scale, y0 - top * scale], [0, 0, 1]])
+    return place @ pose
+
+
 def _fit_inside(homography, corners, width, height, min_width, x_range) -> np.ndarray:
     """Scale the car about the plate so that the plate is at least ``min_width`` wide and no
     wider than its slot, then shift it so that the plate lies inside the image (1 px margin)."""
@@ -670,21 +258,83 @@ def _fit_inside(homography, corners, width, height, min_width, x_range) -> np.nd
     return shift @ zoom @ homography
 
 
-def _photometric(image: np.ndarray, rng: np.random.Generator, config: SceneConfig) -> np.ndarray:
-    """Global brightness, contrast and gamma (sometimes dusk), sometimes a little blur, then
-    Gaussian noise."""
-    levels = np.arange(256, dtype=np.float64) / 255.0
-    levels = levels ** rng.uniform(0.7, 1.4)
-    levels = (levels - 0.5) * rng.uniform(0.75, 1.2) + 0.5 + rng.uniform(-0.12, 0.12)
-    noise_gain = 1.0
-    if rng.random() < config.low_light_probability:
-        levels = levels * rng.uniform(0.25, 0.55)
-        noise_gain = 2.0
-    table = np.clip(levels * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    out = cv2.LUT(image, table)  # gamma, contrast and brightness in one table look-up
-    if rng.random() < config.blur_probability:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
-    # luminance noise, the same on the three channels (a third of the cost of colour noise)
-    noise = rng.standard_normal((*out.shape[:2], 1), np.float32) \
-        * (rng.uniform(0, config.noise) * noise_gain)
-    return np.clip(out + noise + 0.5, 0, 255).astype(np.uint8)
+def _car_count(rng: np.random.Generator, config: SceneConfig) -> int:
+    """How many cars fit side by side with plates no narrower than ``min_plate_width``."""
+    fit = max(1, int(config.width * 0.2 // config.min_plate_width))
+    return int(rng.integers(1, min(config.max_plates, fit) + 1))
+
+
+def _choose_kind(rng, config: SceneConfig) -> str:
+    kinds = list(config.kind_weights)
+    weights = np.array([config.kind_weights[k] for k in kinds], np.float64)
+    return kinds[rng.choice(len(kinds), p=weights / weights.sum())]
+
+
+@dataclass
+class SceneConfig:
+    """What ``render_scene`` draws; the defaults suit a 416 × 416 locator input.
+
+    Attributes
+    ----------
+    height, width : int
+        Image size in pixels.
+    max_plates : int
+        Each scene holds 1 .. max_plates cars, one plate each.
+    kind_weights : dict
+        How often each plate colour appears (``charset.KINDS``); ``colour.KIND_MIX`` by default.
+    car_width : (float, float)
+        Width of a lone car's front as a fraction of the image width (above 1 the car is cut
+        by the image border, as in close-up photos; the plate always stays inside). The default
+        puts a lone plate at 0.16-0.53 of the image width (10th-90th percentile), covering
+        CCPD's 0.17-0.44.
+    max_yaw, max_pitch, max_roll : float
+        Largest turn of a car about the vertical axis, the horizontal axis and the optical axis,
+        degrees.
+    distractors : (int, int)
+        Least and most distractors per scene (signs, text-like stripes, boxes, fake text).
+    min_plate_width : int
+        Narrowest plate in pixels; scenes with many cars use fewer cars rather than go below.
+    rear_probability : float
+        Chance that a car shows its back (tail lights, plate on the boot lid) instead of its front.
+    dirt_probability : float
+        Chance that a plate gets mud spots (``augment.add_dirt``).
+    low_light_probability : float
+        Chance of a dusk picture: everything darker, the noise doubled.
+    noise : float
+        Largest standard deviation of the Gaussian pixel noise (grey levels).
+    blur_probability : float
+        Chance that the whole scene is blurred a little.
+    """
+
+    height: int = 416
+    width: int = 416
+    max_plates: int = 3
+    kind_weights: dict = field(default_factory=lambda: dict(KIND_MIX))
+    car_width: tuple[float, float] = (0.55, 2.4)
+    max_yaw: float = 35.0
+    max_pitch: float = 18.0
+    max_roll: float = 8.0
+    distractors: tuple[int, int] = (2, 8)
+    min_plate_width: int = 24
+    rear_probability: float = 0.3
+    dirt_probability: float = 0.2
+    low_light_probability: float = 0.1
+    noise: float = 6.0
+    blur_probability: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.height < 64 or self.width < 64:
+            raise ValueError(f"SceneConfig: a scene needs at least 64 × 64 pixels, "
+                             f"got {self.height} × {self.width}")
+        if self.max_plates < 1:
+            raise ValueError(f"SceneConfig: max_plates must be at least 1, got {self.max_plates}")
+        check_kind_mix(self.kind_weights, "SceneConfig: kind_weights")
+        if not 0 <= self.distractors[0] <= self.distractors[1]:
+            raise ValueError(f"SceneConfig: distractors must be (least, most) with "
+                             f"0 <= least <= most, got {self.distractors}")
+        if not 0 < self.car_width[0] <= self.car_width[1]:
+            raise ValueError(f"SceneConfig: car_width must be (low, high) with 0 < low <= high, "
+                             f"got {self.car_width}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

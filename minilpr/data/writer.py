@@ -8,9 +8,9 @@
     minilpr synth scenes --n 100 --out data/wide --seed 2 --size 480 640 --max-plates 4
 
 ``plates`` writes a crop folder (``京A12345.png``, ``京A12345_2.png`` for a repeated number) that
-``datasets.CropFolder`` reads back. ``scenes`` writes ``images/000000.jpg`` and YOLO label files
+``crops.CropFolder`` reads back. ``scenes`` writes ``images/000000.jpg`` and YOLO label files
 ``labels/000000.txt`` (class 0 = plate, with the four corners appended) that
-``datasets.YoloFolder`` reads back. Both write ``manifest.json``: the minilpr version, the
+``yolo.YoloFolder`` reads back. Both write ``manifest.json``: the minilpr version, the
 command line, the seed, the generator's parameters, and one record per file with its text,
 plate kind, box and corners.
 
@@ -30,8 +30,10 @@ import numpy as np
 from tqdm import tqdm
 
 import minilpr
-from minilpr.data import datasets
+from minilpr.data.crops import crop_file_name
+from minilpr.data.imageio import imwrite
 from minilpr.data.scenes import SceneConfig, render_scene
+from minilpr.data.yolo import YoloLabels, write_yolo_labels, xyxy_to_yolo
 
 MANIFEST = "manifest.json"
 
@@ -147,8 +149,8 @@ def write_plates(args) -> dict:
     records = []
     for _ in _progress(args, "plates"):
         sample = generator.sample()
-        name = datasets.crop_file_name(sample.text, taken, ".png")
-        datasets.imwrite(args.out / name, sample.image)
+        name = crop_file_name(sample.text, taken, ".png")
+        imwrite(args.out / name, sample.image)
         records.append({"file": name, "text": sample.text, "kind": sample.kind,
                         "plate_type": sample.plate_type,
                         "tilt_deg": round(float(sample.tilt_deg), 3),
@@ -174,12 +176,12 @@ def write_scenes(args) -> dict:
     for index in _progress(args, "scenes"):
         scene = render_scene(np.random.default_rng([args.seed, index]), config)
         stem = f"{index:0{digits}d}"
-        datasets.imwrite(images / f"{stem}.jpg", scene.image, jpeg_quality=args.jpeg_quality)
-        yolo = datasets.YoloLabels(
+        imwrite(images / f"{stem}.jpg", scene.image, jpeg_quality=args.jpeg_quality)
+        yolo = YoloLabels(
             classes=np.zeros(len(scene.plates), np.int64),
-            boxes=datasets.xyxy_to_yolo(scene.boxes, (height, width)),
+            boxes=xyxy_to_yolo(scene.boxes, (height, width)),
             corners=np.clip(scene.corners / scale, 0, 1))
-        datasets.write_yolo_labels(labels / f"{stem}.txt", yolo)
+        write_yolo_labels(labels / f"{stem}.txt", yolo)
         records.append({"file": f"images/{stem}.jpg", "labels": f"labels/{stem}.txt",
                         "index": index, "plates": [p.to_dict() for p in scene.plates]})
     return {**header, "files": records}

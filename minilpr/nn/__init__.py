@@ -16,7 +16,7 @@ from minilpr.nn.recurrent import LSTM, Bidirectional, LSTMCell
 from minilpr.nn.spatial import AffineGrid, GridSample, affine_grid, grid_sample
 from minilpr.nn.losses import (BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, bce_with_logits,
                                cross_entropy, mse_loss)
-from minilpr.nn.ctc import CTCAlignmentWarning, CTCLoss, ctc_loss, ctc_preflight
+from minilpr.nn.ctc import CTCAlignmentWarning, CTCLoss, ctc_loss, ctc_preflight, pad_targets
 from minilpr.nn.decode import (Automaton, constrained_beam_search, greedy_decode,
                                prefix_beam_search)
 from minilpr.nn.optim import SGD, Adam, AdamW, clip_grad_norm

@@ -18,20 +18,25 @@ the most probable labelling exactly is intractable in general, so:
   then never read a plate number that cannot exist.
 
 Each decoder reads one sample's ``(T, K)`` log-probabilities, or a ``(T, N, K)`` batch with
-optional ``input_lengths`` (one result per sample). All scores are natural logarithms. Nothing
-here knows about plates: a grammar is any object with ``start``, ``allowed(state) -> (K,) bool``,
-``step(state, k) -> state`` and ``accepts(state) -> bool`` — an `Automaton`, a
-`CallableGrammar`, or ``minilpr.data.grammar.plate_automaton()``.
+optional ``input_lengths`` (one result per sample). All scores are natural logarithms, and the
+decoders refuse rows that are not log-probabilities: `CTCLoss` takes logits, the decoders take
+``log_softmax(logits)``. Nothing here knows about plates: a grammar is any object with
+``start``, ``allowed(state) -> (K,) bool``, ``step(state, k) -> state`` and
+``accepts(state) -> bool`` — an `Automaton` or a `CallableGrammar` (`minilpr.nn.automaton`,
+re-exported here), or alike; the plate grammar is an `Automaton` built in
+`minilpr.models.plate_ctc`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from minilpr.nn.ctc import ctc_best_alignment
+from minilpr.nn.automaton import Automaton, CallableGrammar  # noqa: F401 (re-exported here)
+from minilpr.nn.ctc_inputs import LOG_PROB_TOL, row_log_sum_exp
+from minilpr.nn.ctc_lattice import ctc_best_alignment
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ def label_confidences(log_probs: np.ndarray, labels: Sequence[int], blank: int =
 
 
 def _check_log_probs(name: str, log_probs: np.ndarray, blank: int) -> np.ndarray:
+    """One sample's scores as a ``(T, K)`` float array, with the blank among the classes."""
     log_probs = np.asarray(log_probs)
     if not np.issubdtype(log_probs.dtype, np.floating):
         raise TypeError(f"{name}: log_probs must be floating point, got {log_probs.dtype}")
@@ -137,13 +143,43 @@ def _batch_lengths(name: str, log_probs: np.ndarray, input_lengths) -> list[int]
     return [int(T_n) for T_n in lengths]
 
 
+def _split(name: str, log_probs, input_lengths, blank: int):
+    """``(samples, batch)``: the ``(T_n, K)`` scores of each sample, each checked, and whether
+    ``log_probs`` was a ``(T, N, K)`` batch (else it was one ``(T, K)`` sample)."""
+    log_probs = np.asarray(log_probs)
+    if log_probs.ndim != 3:
+        return [_check_log_probs(name, log_probs, blank)], False
+    lengths = _batch_lengths(name, log_probs, input_lengths)
+    return [_check_log_probs(name, log_probs[:T_n, n], blank)
+            for n, T_n in enumerate(lengths)], True
+
+
+def _check_normalised(name: str, samples: list, batch: bool) -> None:
+    """Refuse the scores unless every frame's row is a log-probability row.
+
+    The decoders compare and add log-probabilities, so raw logits (what `CTCLoss` takes) would
+    give "log-probabilities" above 0 and beams ranked by nothing meaningful. A row counts as a
+    log-probability row when its log-sum-exp is within `LOG_PROB_TOL` of 0 (NaN never does).
+    """
+    totals = row_log_sum_exp(np.concatenate(samples)) if samples else np.zeros(0)  # (sum T_n,)
+    off = np.flatnonzero(~(np.abs(totals) <= LOG_PROB_TOL))
+    if off.size:
+        starts = np.cumsum([0] + [x.shape[0] for x in samples])
+        n = int(np.searchsorted(starts, off[0], side="right") - 1)
+        where = f"sample {n}, frame {off[0] - starts[n]}" if batch else f"frame {off[0]}"
+        raise ValueError(f"{name}: log_probs are not log-probabilities ({where}: log-sum-exp "
+                         f"over the K classes is {totals[off[0]]:.3g}, should be 0): CTCLoss "
+                         "takes logits, the decoders log-probabilities — pass "
+                         "log_softmax(logits)")
+
+
 def greedy_decode(log_probs: np.ndarray, input_lengths=None, blank: int = 0):
     """Best-path decoding: argmax per frame, merge repeats, drop blanks.
 
     Parameters
     ----------
     log_probs : (T, K) or (T, N, K) float
-        Log-probabilities (or any scores with the same argmax; confidences then mean less).
+        Log-probabilities: ``log_softmax`` of the logits (rows that are not are refused).
     input_lengths : (N,) int, optional
         Frames of each sample of a batch; all T by default.
     blank : int
@@ -151,136 +187,25 @@ def greedy_decode(log_probs: np.ndarray, input_lengths=None, blank: int = 0):
     Returns
     -------
     Hypothesis, or a list of N of them for a batch
+
+    Raises
+    ------
+    ValueError
+        When a frame's row is not a log-probability row (its log-sum-exp is off 0 by more than
+        ``LOG_PROB_TOL``, or NaN): raw logits, the natural mistake after `CTCLoss`.
     """
-    log_probs = np.asarray(log_probs)
-    if log_probs.ndim == 3:
-        lengths = _batch_lengths("greedy_decode", log_probs, input_lengths)
-        return [greedy_decode(log_probs[:T_n, n], blank=blank) for n, T_n in enumerate(lengths)]
-    log_probs = _check_log_probs("greedy_decode", log_probs, blank)
+    samples, batch = _split("greedy_decode", log_probs, input_lengths, blank)
+    _check_normalised("greedy_decode", samples, batch)
+    results = [_best_path(x, blank) for x in samples]
+    return results if batch else results[0]
+
+
+def _best_path(log_probs: np.ndarray, blank: int) -> Hypothesis:
+    """Greedy decoding of one checked sample, ``(T, K)``."""
     path = log_probs.argmax(axis=1)  # (T,)
     log_prob = float(log_probs[np.arange(path.size), path].sum())
     confidences = path_confidences(log_probs, path, blank)
     return Hypothesis(collapse_path(path, blank), log_prob, confidences)
-
-
-class Automaton:
-    """A deterministic finite automaton over class indices, for constrained decoding.
-
-    States are ``0 .. num_states - 1``; ``0`` is the start. ``transitions[state]`` maps each
-    allowed next class to the next state; a state with no entry for a class forbids it.
-
-    Parameters
-    ----------
-    transitions : sequence of dict[int, int]
-        One dict per state.
-    accepting : iterable of int
-        States where a complete labelling may end.
-    num_classes : int
-        K, the size of the masks `allowed` returns.
-    """
-
-    start = 0
-
-    def __init__(self, transitions: Sequence[dict], accepting: Iterable[int], num_classes: int):
-        self.transitions = [dict(t) for t in transitions]
-        self.accepting = frozenset(int(s) for s in accepting)
-        self.num_classes = int(num_classes)
-        self._masks = np.zeros((len(self.transitions), self.num_classes), bool)
-        for state, table in enumerate(self.transitions):
-            for k, nxt in table.items():
-                if not 0 <= k < self.num_classes or not 0 <= nxt < len(self.transitions):
-                    raise ValueError(f"Automaton: transition {state} --{k}--> {nxt} leaves the "
-                                     f"{self.num_classes} classes or "
-                                     f"{len(self.transitions)} states")
-                self._masks[state, k] = True
-        self._masks.flags.writeable = False  # `allowed` hands out rows: callers must not edit
-
-    @classmethod
-    def from_patterns(cls, patterns: Sequence[Sequence[Iterable[int]]],
-                      num_classes: int) -> "Automaton":
-        """The automaton accepting exactly the strings that match one of ``patterns``.
-
-        A pattern is a sequence of sets: position ``i`` of a matching string holds a class from
-        the ``i``-th set. Several patterns are followed at once (each automaton state is the set
-        of ``(pattern, position)`` pairs still alive — the subset construction), so patterns may
-        share prefixes freely.
-        """
-        patterns = [[frozenset(int(k) for k in position) for position in p] for p in patterns]
-        start = frozenset((i, 0) for i in range(len(patterns)))
-        numbers = {start: 0}
-        transitions: list[dict] = [{}]
-        accepting = []
-        queue = [start]
-        while queue:
-            alive = queue.pop(0)
-            number = numbers[alive]
-            if any(j == len(patterns[i]) for i, j in alive):
-                accepting.append(number)
-            symbols = set().union(*[patterns[i][j] for i, j in alive if j < len(patterns[i])])
-            for k in sorted(symbols):
-                nxt = frozenset((i, j + 1) for i, j in alive
-                                if j < len(patterns[i]) and k in patterns[i][j])
-                if nxt not in numbers:
-                    numbers[nxt] = len(transitions)
-                    transitions.append({})
-                    queue.append(nxt)
-                transitions[number][k] = numbers[nxt]
-        return cls(transitions, accepting, num_classes)
-
-    @property
-    def num_states(self) -> int:
-        return len(self.transitions)
-
-    def allowed(self, state: int) -> np.ndarray:
-        """(K,) bool: the classes that may come next."""
-        return self._masks[state]
-
-    def step(self, state: int, k: int) -> int:
-        return self.transitions[state][k]
-
-    def accepts(self, state: int) -> bool:
-        return state in self.accepting
-
-    def matches(self, labels: Iterable[int]) -> bool:
-        """True when the whole labelling is accepted."""
-        state = self.start
-        for k in labels:
-            state = self.transitions[state].get(int(k))
-            if state is None:
-                return False
-        return self.accepts(state)
-
-    def __repr__(self) -> str:
-        return f"Automaton({self.num_states} states, {len(self.accepting)} accepting, " \
-               f"K={self.num_classes})"
-
-
-class CallableGrammar:
-    """A grammar given by a function of the prefix, for rules an automaton states awkwardly.
-
-    Parameters
-    ----------
-    rule : callable
-        ``rule(prefix: tuple of int) -> (allowed next classes, is_complete)``.
-    num_classes : int
-    """
-
-    start = ()
-
-    def __init__(self, rule: Callable, num_classes: int):
-        self.rule = rule
-        self.num_classes = int(num_classes)
-
-    def allowed(self, state: tuple) -> np.ndarray:
-        mask = np.zeros(self.num_classes, bool)
-        mask[list(self.rule(state)[0])] = True
-        return mask
-
-    def step(self, state: tuple, k: int) -> tuple:
-        return state + (int(k),)
-
-    def accepts(self, state: tuple) -> bool:
-        return bool(self.rule(state)[1])
 
 
 def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | None = None,
@@ -302,6 +227,7 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | 
     Parameters
     ----------
     log_probs : (T, K) or (T, N, K) float
+        Log-probabilities (``log_softmax`` of the logits; other rows are refused).
     beam_width : int
         Prefixes kept per frame. When it is at least the number of prefixes with non-zero
         probability, nothing is pruned and the scores are exact.
@@ -322,20 +248,24 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, top_k: int | 
     list of Hypothesis
         Best first; for a batch, a list of N such lists.
     """
-    log_probs = np.asarray(log_probs)
-    if log_probs.ndim == 3:
-        lengths = _batch_lengths("prefix_beam_search", log_probs, input_lengths)
-        return [prefix_beam_search(log_probs[:T_n, n], beam_width, top_k, blank, grammar,
-                                   min_prob) for n, T_n in enumerate(lengths)]
-    log_probs = _check_log_probs("prefix_beam_search", log_probs, blank)
+    samples, batch = _split("prefix_beam_search", log_probs, input_lengths, blank)
     if beam_width < 1:
         raise ValueError(f"prefix_beam_search: beam_width must be at least 1, got {beam_width}")
-    log_probs64 = log_probs.astype(np.float64)
-    T, K = log_probs64.shape
-    if grammar is not None and np.shape(grammar.allowed(grammar.start)) != (K,):
+    K = samples[0].shape[1] if samples else 0
+    if samples and grammar is not None and np.shape(grammar.allowed(grammar.start)) != (K,):
         raise ValueError(f"prefix_beam_search: the grammar is over "
                          f"{np.shape(grammar.allowed(grammar.start))[0]} classes but log_probs "
                          f"has K={K}")
+    _check_normalised("prefix_beam_search", samples, batch)
+    results = [_prefix_beam(x, beam_width, top_k, blank, grammar, min_prob) for x in samples]
+    return results if batch else results[0]
+
+
+def _prefix_beam(log_probs: np.ndarray, beam_width: int, top_k: int | None, blank: int,
+                 grammar, min_prob: float) -> list:
+    """Prefix beam search over one checked sample, ``(T, K)``; see `prefix_beam_search`."""
+    log_probs64 = log_probs.astype(np.float64)
+    T, K = log_probs64.shape
     with np.errstate(divide="ignore"):
         extendable = log_probs64 >= np.log(min_prob)  # (T, K)
     extendable[:, blank] = False

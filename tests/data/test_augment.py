@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from minilpr.data import augment as aug
-from minilpr.data.augment import EFFECTS, AugmentConfig, apply_homography, pose_homography
+from minilpr.data.augment import EFFECTS, AugmentConfig
+from minilpr.data.camera import apply_homography
 from minilpr.data.synth import PlateGenerator
 
 PLATE_MM = np.array([[0, 0], [440, 0], [440, 140], [0, 140]], np.float64)
@@ -28,26 +29,6 @@ def test_generator_samples_report_tilt_within_30_degrees():
     generator = PlateGenerator(5)
     tilts = [generator.sample().tilt_deg for _ in range(200)]
     assert max(abs(t) for t in tilts) <= 30 and np.std(tilts) > 3
-
-
-def test_frontal_pose_keeps_millimetres():
-    h = pose_homography(440, 140, 0, 0, 0)
-    seen = apply_homography(h, PLATE_MM)
-    np.testing.assert_allclose(seen - seen[0], PLATE_MM, atol=1e-9)
-
-
-def test_tilt_sign_and_angle():
-    seen = apply_homography(pose_homography(440, 140, 20, 0, 0), PLATE_MM)
-    top = seen[1] - seen[0]
-    assert np.degrees(np.arctan2(-top[1], top[0])) == pytest.approx(20)  # counter-clockwise
-
-
-def test_yaw_and_pitch_shrink_the_far_edge():
-    seen = apply_homography(pose_homography(440, 140, 0, 25, 0), PLATE_MM)
-    left, right = seen[3, 1] - seen[0, 1], seen[2, 1] - seen[1, 1]
-    assert right < left                       # yaw > 0: right edge farther, so shorter
-    seen = apply_homography(pose_homography(440, 140, 0, 0, 25), PLATE_MM)
-    assert seen[2, 0] - seen[3, 0] < seen[1, 0] - seen[0, 0]    # pitch > 0: bottom shorter
 
 
 def test_corners_follow_the_homography_and_fill_the_box():

@@ -1,5 +1,8 @@
 """The plate grammar automaton accepts exactly what ``validate_plate`` accepts."""
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,7 +10,8 @@ from hypothesis import strategies as st
 
 from minilpr.data.charset import (CHARS, KINDS, NUM_CLASSES, decode, encode, is_valid_plate,
                                   random_plate)
-from minilpr.data.grammar import plate_automaton, plate_patterns
+from minilpr.data.grammar import plate_patterns
+from minilpr.models.plate_ctc import plate_automaton
 from minilpr.nn.activation import log_softmax
 from minilpr.nn.decode import constrained_beam_search, greedy_decode
 
@@ -76,3 +80,35 @@ def test_constrained_decoding_repairs_an_impossible_reading():
     assert decode(greedy_decode(log_probs).labels) == text
     best = constrained_beam_search(log_probs, plate_automaton(), beam_width=16)[0]
     assert decode(best.labels) == "京A88C8E" and is_valid_plate(decode(best.labels))
+
+
+def test_the_old_import_path_warns_and_gives_the_same_automaton():
+    import minilpr.data.grammar as grammar
+    with pytest.warns(DeprecationWarning, match="moved to minilpr.models.plate_ctc"):
+        assert grammar.plate_automaton is plate_automaton
+    with pytest.raises(AttributeError, match="no attribute 'plate_automata'"):
+        grammar.plate_automata
+
+
+def imported_modules(tree: ast.AST):
+    """Every module a source file imports, except inside a module ``__getattr__`` (the lazy
+    compatibility path of an old name, taken only when that name is asked for)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        yield from imported_modules(node)
+
+
+def test_data_and_nn_import_nothing_from_each_other():
+    # The grammar used to be the one edge from data into nn; now models/plate_ctc.py joins them.
+    root = Path(__file__).parents[2] / "minilpr"
+    for package, forbidden in (("nn", ("minilpr.data", "minilpr.models")),
+                               ("data", ("minilpr.nn", "minilpr.models"))):
+        for path in sorted((root / package).rglob("*.py")):
+            for module in imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+                assert not module.startswith(forbidden), \
+                    f"{path.relative_to(root)} imports {module}"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from minilpr.data import charset
-from minilpr.data.scenes import SceneConfig, draw_distractor, render_scene
+from minilpr.data import colour, scene_paint, scenes
+from minilpr.data.scenes import SceneConfig, render_scene
 
 SMALL = SceneConfig(height=160, width=224)
 CONFIGS = [SMALL, SceneConfig(height=120, width=160, max_plates=4, min_plate_width=12),
@@ -116,17 +117,6 @@ def test_kind_weights_choose_the_plates():
             assert plate.kind == "green" and len(plate.text) == 8
 
 
-def test_distractors_respect_keep_out():
-    rng = np.random.default_rng(0)
-    image = np.zeros((100, 120, 3), np.uint8)
-    for _ in range(20):
-        draw_distractor(image, rng, keep_out=[np.array([-50.0, -50, 200, 200])])
-    assert not image.any()
-    for _ in range(20):
-        draw_distractor(image, rng)
-    assert image.any()
-
-
 @pytest.mark.parametrize("kwargs, problem", [
     ({"height": 32}, "at least 64"),
     ({"max_plates": 0}, "max_plates"),
@@ -136,3 +126,15 @@ def test_distractors_respect_keep_out():
 def test_config_rejects_bad_values(kwargs, problem):
     with pytest.raises(ValueError, match=problem):
         SceneConfig(**kwargs)
+
+
+@pytest.mark.parametrize("home, name", [
+    (scene_paint, "BACKGROUNDS"), (scene_paint, "background"), (scene_paint, "draw_car"),
+    (scene_paint, "draw_distractor"), (colour, "CAR_COLOURS"), (colour, "CAR_COLOUR_WEIGHTS")])
+def test_painting_names_still_answer_from_scenes(home, name):
+    assert getattr(scenes, name) is getattr(home, name)
+
+
+def test_default_kind_mix_is_the_shared_one():
+    config = SceneConfig()
+    assert config.kind_weights == colour.KIND_MIX and config.kind_weights is not colour.KIND_MIX

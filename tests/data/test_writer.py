@@ -8,7 +8,8 @@ import pytest
 import minilpr
 from minilpr import cli
 from minilpr.data import writer
-from minilpr.data.datasets import CropFolder, YoloFolder
+from minilpr.data.crops import CropFolder
+from minilpr.data.yolo import YoloFolder
 
 
 def _synth(*args) -> int:

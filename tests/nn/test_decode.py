@@ -176,3 +176,22 @@ def test_label_confidences_follow_the_best_alignment():
     log_probs = np.log(np.array([[0.1, 0.9, 0.0 + 1e-9], [0.7, 0.3, 1e-9], [0.2, 0.1, 0.7]]))
     np.testing.assert_allclose(label_confidences(log_probs, [1, 2]), [0.9, 0.7])
     assert label_confidences(log_probs, [1, 1, 1, 1]).tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("decoder", [
+    greedy_decode,
+    lambda x, **kw: prefix_beam_search(x, beam_width=4, **kw),
+    lambda x, **kw: constrained_beam_search(x, two_then_one_or_two(), beam_width=4, **kw),
+])
+def test_decoders_refuse_logits_with_a_hint(rng, decoder):
+    logits = 3 * rng.standard_normal((6, 2, 4))
+    hint = r"not log-probabilities \((sample 0, )?frame 0: .*pass log_softmax\(logits\)"
+    for scores in (logits[:, 0], logits):
+        with pytest.raises(ValueError, match=hint):
+            decoder(scores)
+    broken = log_softmax(logits)
+    broken[2, 1, 3] = np.nan
+    with pytest.raises(ValueError, match="sample 1, frame 2: log-sum-exp over the K .* nan"):
+        decoder(broken)
+    # Padding frames past a sample's length are never read, and float32 round-off is no error.
+    decoder(broken.astype(np.float32), input_lengths=[6, 2])

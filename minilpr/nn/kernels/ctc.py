@@ -4,7 +4,9 @@ All three kernels work on the *extended label* of each sample: the target with a
 between and after its characters, ``l' = (blank, l_1, blank, l_2, ..., l_L, blank)``, of length
 ``S = 2L + 1``. The batch's extended labels are padded to the longest, ``S_max``; sample ``n``
 uses its first ``ext_lengths[n]`` states and its first ``input_lengths[n]`` frames, and every
-lattice entry outside that rectangle is left at ``-inf`` (log of zero).
+lattice entry outside that rectangle is left at ``-inf`` (log of zero). Whether a path may skip
+from state ``s - 2`` to ``s`` is decided once, outside the loops, by
+`minilpr.nn.ctc.skip_transitions`; the kernels read its answer from ``can_skip``.
 
 Everything is in log space: a product of probabilities is a sum of logs and a sum of
 probabilities is a log-sum-exp, computed by `log_add` without ever leaving log space, so 27
@@ -31,16 +33,16 @@ def log_add(a, b):
 
 
 @njit(cache=True)
-def ctc_alpha_kernel(log_probs, ext, input_lengths, ext_lengths, log_alpha):
+def ctc_alpha_kernel(log_probs, ext, can_skip, input_lengths, ext_lengths, log_alpha):
     """The forward variables: ``alpha[t, s]`` = probability of all path prefixes of length
     ``t + 1`` that end in state ``s`` having emitted ``l'_1 .. l'_s`` so far.
 
     ``alpha[0, 0] = y[0, blank]``, ``alpha[0, 1] = y[0, l_1]`` and, for ``t > 0``::
 
-        alpha[t, s] = (alpha[t-1, s] + alpha[t-1, s-1] + skip(s) alpha[t-1, s-2]) * y[t, l'_s]
+        alpha[t, s] = (alpha[t-1, s] + alpha[t-1, s-1] + can_skip[s] alpha[t-1, s-2]) * y[t, l'_s]
 
-    where ``skip(s)`` is 1 when ``l'_s`` is a character different from ``l'_{s-2}`` (a path may
-    jump over the blank between two *different* characters, never between equal ones).
+    where ``can_skip[s]`` is true when ``l'_s`` is a character different from ``l'_{s-2}`` (a
+    path may jump over the blank between two *different* characters, never between equal ones).
 
     Parameters
     ----------
@@ -48,6 +50,8 @@ def ctc_alpha_kernel(log_probs, ext, input_lengths, ext_lengths, log_alpha):
         Log-probabilities of each class at each frame.
     ext : (N, S_max) int
         The extended labels, padded with blanks.
+    can_skip : (N, S_max) bool
+        ``skip_transitions(ext)``: the transition ``s - 2 -> s`` exists.
     input_lengths, ext_lengths : (N,) int
         Frames and extended-label states each sample uses.
     log_alpha : (N, T, S_max) float
@@ -68,29 +72,28 @@ def ctc_alpha_kernel(log_probs, ext, input_lengths, ext_lengths, log_alpha):
                 total = log_alpha[n, t - 1, s]
                 if s >= 1:
                     total = log_add(total, log_alpha[n, t - 1, s - 1])
-                if s >= 2 and ext[n, s] != ext[n, s - 2]:
-                    # ext[s] != ext[s-2] holds only for a character after a blank after a
-                    # different character: blanks equal blanks, repeats equal each other.
+                if can_skip[n, s]:
                     total = log_add(total, log_alpha[n, t - 1, s - 2])
                 log_alpha[n, t, s] = total + log_probs[t, n, ext[n, s]]
 
 
 @njit(cache=True)
-def ctc_beta_kernel(log_probs, ext, input_lengths, ext_lengths, log_beta):
+def ctc_beta_kernel(log_probs, ext, can_skip, input_lengths, ext_lengths, log_beta):
     """The backward variables: ``beta[t, s]`` = probability of all path suffixes from frame
     ``t`` (its emission included, as in Graves et al. 2006) to the end that start in state ``s``
     and finish the label.
 
     ``beta[T-1, S-1] = y[T-1, blank]``, ``beta[T-1, S-2] = y[T-1, l_L]`` and, for ``t < T-1``::
 
-        beta[t, s] = (beta[t+1, s] + beta[t+1, s+1] + skip'(s) beta[t+1, s+2]) * y[t, l'_s]
+        beta[t, s] = (beta[t+1, s] + beta[t+1, s+1] + can_skip[s+2] beta[t+1, s+2]) * y[t, l'_s]
 
-    with ``skip'(s)`` = 1 when ``l'_{s+2}`` is a character different from ``l'_s``.
+    the same skip rule read from the other end: ``s -> s + 2`` exists when ``can_skip[s + 2]``.
 
     Parameters
     ----------
     log_probs : (T, N, K) float
     ext : (N, S_max) int
+    can_skip : (N, S_max) bool
     input_lengths, ext_lengths : (N,) int
     log_beta : (N, T, S_max) float
         Written in full (``-inf`` outside each sample's lattice).
@@ -111,7 +114,7 @@ def ctc_beta_kernel(log_probs, ext, input_lengths, ext_lengths, log_beta):
                 total = log_beta[n, t + 1, s]
                 if s + 1 < S:
                     total = log_add(total, log_beta[n, t + 1, s + 1])
-                if s + 2 < S and ext[n, s + 2] != ext[n, s]:
+                if s + 2 < S and can_skip[n, s + 2]:
                     total = log_add(total, log_beta[n, t + 1, s + 2])
                 log_beta[n, t, s] = total + log_probs[t, n, ext[n, s]]
 
