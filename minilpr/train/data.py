@@ -152,9 +152,10 @@ def every_kind() -> dict[str, float]:
 def _worker(source, first: int, step: int, out: mp.Queue, stop) -> None:
     """Make batches ``first, first + step, ...`` into ``out`` until ``stop`` is set."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    from minilpr.train.threads import set_threads
+    # one BLAS thread: the worker must not fight the training for the cores
+    from minilpr.threads import limit_threads
 
-    set_threads(1)
+    limit_threads(1)
     index = first
     try:
         while not stop.is_set():

@@ -31,7 +31,7 @@ from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import PlateBatches, Prefetcher, every_kind, validation_augment
 from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
 from minilpr.train.loop import ParamGroup, Task, TrainConfig, Trainer, TrainingDiverged
-from minilpr.train.threads import DEFAULT_THREADS, set_threads
+from minilpr.threads import limit_threads
 
 INPUT_SIZE = (32, 220)
 # The synthetic validation plates come from their own seed, the same in every run.
@@ -260,9 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="steps between checkpoints; 0 for time only (default: 1000)")
     add("--checkpoint-minutes", type=float, default=10.0,
         help="also checkpoint every this many minutes; 0 for steps only (default: 10)")
-    add("--threads", type=int, default=DEFAULT_THREADS,
-        help=f"BLAS and Numba threads (default: {DEFAULT_THREADS}, the fastest on a busy "
-             "2-core laptop; see docs/training.md)")
+    add("--threads", type=int, default=None,
+        help="BLAS threads (default: MINILPR_BLAS_THREADS, else 1 — the fastest on a busy "
+             "2-core laptop by a factor of five; see docs/training.md)")
     add("--workers", type=int, default=1,
         help="data worker processes making batches ahead; 0 makes them in the training "
              "process (default: 1)")
@@ -304,7 +304,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.resume and (args.out / "checkpoint.npz").exists():
         raise ValueError(f"{args.out} already holds a run (checkpoint.npz); continue it with "
                          "--resume, or choose another --out")
-    threads = set_threads(args.threads)
+    threads = limit_threads(args.threads)
     recipe = RecognizerRecipe(preset=args.preset, stn=args.stn, batch=args.batch, seed=args.seed,
                               stn_stage=args.stn_stage, val_size=args.val_size,
                               val=tuple(str(v) for v in args.val),
@@ -329,7 +329,7 @@ def _run(args: argparse.Namespace) -> int:
          "model": task.config()["model"], "threads": threads, "command": command},
         indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"training {args.preset}{' + STN ' + args.stn if args.stn else ''} from step "
-          f"{trainer.step} to {args.steps}; {threads['threads']} thread(s), "
+          f"{trainer.step} to {args.steps}; {threads} BLAS thread(s), "
           f"{args.workers} data worker(s); run folder {out}")
     started = time.perf_counter()
     result = trainer.run()
