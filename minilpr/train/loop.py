@@ -324,9 +324,9 @@ class Trainer:
         previous_handler = self._install_sigint()
         last_save = time.monotonic()
         started = time.perf_counter() - self.elapsed
-        self.task.open(self.step)
         in_step = False
         try:
+            self.task.open(self.step)
             while self.step < cfg.steps:
                 snapshot = self._snapshot()
                 in_step = True

@@ -185,3 +185,16 @@ def test_a_real_ctrl_c_saves_and_returns(tmp_path):
     assert "interrupted: saved step 4" in out and "resume with: RESUME-HINT" in out
     assert "returned interrupted=True step=4" in out
     assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step == 4
+
+
+def test_a_failing_open_still_closes_the_task(tmp_path):
+    run = trainer(tmp_path)
+
+    def broken_open(step):
+        raise ValueError("no such validation folder")
+
+    run.task.open = broken_open
+    with pytest.raises(ValueError, match="no such validation folder"):
+        run.run()
+    assert run.task.closed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
