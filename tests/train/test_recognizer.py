@@ -108,9 +108,9 @@ def test_tiny_run_end_to_end_and_resume(tmp_path):
     assert main(["--out", str(out), "--preset", "tiny"]) == 1  # no fresh run over an old one
 
     done = run_cli("train", "recognizer", "--out", str(out), "--resume", "--steps", "4",
-                   "--no-progress")
+                   "--workers", "1", "--no-progress")  # a spawned worker under python -m
     assert done.returncode == 0, done.stderr
-    assert "from step 3 to 4" in done.stdout
+    assert "from step 3 to 4" in done.stdout and "1 data worker(s)" in done.stdout
     assert done.stdout.strip().splitlines()[-1].startswith("done: step 4 ")
 
 
