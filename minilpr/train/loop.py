@@ -29,6 +29,7 @@ The task protocol (see `Task`): ``model``, ``best_metric``, ``param_groups()``, 
 from __future__ import annotations
 
 import math
+import os
 import signal
 import threading
 import time
@@ -424,7 +425,13 @@ class Trainer:
         if figure is not None and math.isfinite(figure) and (self.best is None
                                                               or figure > self.best):
             self.best, self.best_step = float(figure), self.step
-            self.task.save_best(self.best_path, figures, self.step)
+            # Written beside, then renamed: a kill mid-write keeps the previous best weights.
+            temp = self.best_path.with_name(".best.partial.npz")
+            try:
+                self.task.save_best(temp, figures, self.step)
+                os.replace(temp, self.best_path)
+            finally:
+                temp.unlink(missing_ok=True)
         window.reset_row()
         return figures
 

@@ -150,6 +150,7 @@ def test_evaluations_log_curves_and_best(tmp_path):
     assert result.best == max(r["accuracy"] for r in rows)
     assert run.best_path.is_file()
     assert (run.out / "curves.png").stat().st_size > 1000
+    assert not list(run.out.glob(".*"))  # no temporary files left behind
     assert 0 <= result.data_wait < 1 and result.images_per_s > 0
 
 
