@@ -204,8 +204,8 @@ class RecognizerTask(Task):
 
 # ----- the command ------------------------------------------------------------------------------
 # Options that decide the maths: a resumed run must keep them (the others may change).
-RECIPE_OPTIONS = ("preset", "stn", "batch", "lr", "warmup", "seed", "stn_stage", "clip",
-                  "weight_decay", "data", "data_share", "final_lr")
+RECIPE_OPTIONS = ("preset", "stn", "stn_stage", "batch", "lr", "final_lr", "warmup",
+                  "weight_decay", "clip", "seed", "data", "data_share")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,13 +344,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this run (the recipe's options spelt out)."""
-    parts = ["minilpr", "train", "recognizer", "--preset", args.preset]
-    if args.stn:
-        parts += ["--stn", args.stn, "--stn-stage", str(args.stn_stage)]
-    parts += ["--steps", str(args.steps), "--batch", str(args.batch), "--lr", str(args.lr),
-              "--warmup", str(args.warmup), "--seed", str(args.seed), "--clip", str(args.clip)]
-    for folder in args.data:
-        parts += ["--data", str(folder)]
+    """The command that reproduces this run: every option of the recipe spelt out."""
+    parts = ["minilpr", "train", "recognizer"]
+    for name in ("steps",) + RECIPE_OPTIONS:
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value is None or (name == "stn_stage" and not args.stn) or \
+                (name == "data_share" and not args.data):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            parts += [flag, str(item)]
     return " ".join(shlex.quote(p) for p in parts)
-

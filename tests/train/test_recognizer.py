@@ -173,3 +173,18 @@ def test_resume_with_workers_is_bit_identical_to_an_uninterrupted_run(tmp_path, 
         for key, value in a.optimizers[opt].items():
             assert np.array_equal(value, b.optimizers[opt][key]), (opt, key)
     assert a.rngs == b.rngs and a.schedules == b.schedules
+
+
+def test_the_recorded_command_reproduces_the_recipe():
+    import shlex
+
+    from minilpr.train.recognizer import RECIPE_OPTIONS, _command_line
+
+    args = build_parser().parse_args(["--out", "x", "--stn", "half", "--stn-stage", "7",
+                                      "--lr", "0.003", "--data", "a b", "--data", "c",
+                                      "--steps", "99", "--threads", "1"])
+    words = shlex.split(_command_line(args))
+    assert words[:3] == ["minilpr", "train", "recognizer"]
+    again = build_parser().parse_args(words[3:] + ["--out", "y"])
+    for name in RECIPE_OPTIONS + ("steps",):
+        assert getattr(again, name) == getattr(args, name), name
