@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 from minilpr.data.charset import encode
 from minilpr.data.datasets import imwrite
 from minilpr.train.loop import TrainConfig, Trainer
-from minilpr.train.recognizer import (RecognizerRecipe, RecognizerTask, build_parser, ctc_targets,
-                                      main)
+from minilpr.train.recognizer import (RECIPE_OPTIONS, RecognizerRecipe, RecognizerTask,
+                                      _command_line, build_parser, ctc_targets, main)
 from tests.train.standin import StandInRecognizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,10 +177,6 @@ def test_resume_with_workers_is_bit_identical_to_an_uninterrupted_run(tmp_path, 
 
 
 def test_the_recorded_command_reproduces_the_recipe():
-    import shlex
-
-    from minilpr.train.recognizer import RECIPE_OPTIONS, _command_line
-
     args = build_parser().parse_args(["--out", "x", "--stn", "half", "--stn-stage", "7",
                                       "--lr", "0.003", "--data", "a b", "--data", "c",
                                       "--steps", "99", "--threads", "1"])
