@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from minilpr.data.augment import AugmentConfig
+from minilpr.data.charset import KINDS
 from minilpr.data.datasets import imwrite
-from minilpr.train.data import PlateBatches, Prefetcher, load_crops
+from minilpr.data.synth import PlateGenerator
+from minilpr.train.data import (PlateBatches, Prefetcher, every_kind, load_crops,
+                                validation_augment)
 
 SOURCE = PlateBatches(seed=3, batch_size=3, augment=AugmentConfig())
 
@@ -90,3 +93,11 @@ def test_bad_options():
         PlateBatches(seed=0, batch_size=0)
     with pytest.raises(ValueError, match="--workers"):
         Prefetcher(SOURCE, workers=-1)
+
+
+def test_validation_plates_tilt_to_thirty_degrees_and_cover_every_kind():
+    plates = PlateGenerator(seed=0, augment=validation_augment(), kinds=every_kind())
+    samples = [plates.sample() for _ in range(150)]
+    tilts = np.abs([s.tilt_deg for s in samples])
+    assert tilts.max() <= 30 and np.mean(tilts > 15) > 0.2  # σ = 15°: a third beyond 15°
+    assert {s.kind for s in samples} == set(KINDS)
