@@ -30,7 +30,8 @@ from minilpr.nn.ctc import CTCLoss
 from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import PlateBatches, Prefetcher, every_kind, validation_augment
 from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
-from minilpr.train.loop import ParamGroup, Task, TrainConfig, Trainer, TrainingDiverged
+from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
+from minilpr.train.task import ParamGroup, Task
 from minilpr.threads import limit_threads
 
 INPUT_SIZE = (32, 220)

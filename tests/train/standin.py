@@ -15,7 +15,7 @@ from minilpr.models.stn import SpatialTransformer
 from minilpr.nn import BatchNorm2d, Conv2d, CrossEntropyLoss, Dropout, Flatten, LeakyReLU, Linear
 from minilpr.nn.module import Module, Sequential
 from minilpr.train.data import batch_rng
-from minilpr.train.loop import ParamGroup, Task
+from minilpr.train.task import ParamGroup, Task
 
 
 class ToyNet(Module):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from minilpr.train.checkpoint import load_checkpoint
-from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged, module_generators
+from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
+from minilpr.train.task import module_generators
 from tests.train.standin import ToyTask
 
 CONFIG = TrainConfig(steps=12, lr=1e-2, warmup=3, eval_every=4, checkpoint_every=5,
