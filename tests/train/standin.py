@@ -90,6 +90,8 @@ class StandInRecognizer(Module):
     (N, 1, 32, 220) → conv 32 × 8, stride (1, 8) → (N, 8, 1, 27) → (27, N, 8) → (27, N, 71).
     """
 
+    kind = "recognizer"  # what a weight file's manifest calls it (minilpr.models.weights)
+
     def __init__(self, rng, stn=None):
         super().__init__()
         self.stn = None if stn is None else SpatialTransformer(stn, rng=rng)
