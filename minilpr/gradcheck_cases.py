@@ -26,7 +26,7 @@ from minilpr.nn.module import Sequential
 from minilpr.nn.norm import BatchNorm2d
 from minilpr.nn.pool import MaxPool2d
 from minilpr.nn.recurrent import LSTM, LSTMCell, StateAsInputs
-from minilpr.nn.shape import Add, Concat, Flatten, Upsample
+from minilpr.nn.shape import Add, Concat, Flatten, Identity, ToSequence, Upsample
 from minilpr.nn.spatial import (affine_grid_backward, affine_grid_forward, grid_sample_backward,
                                 grid_sample_forward, unnormalise)
 
@@ -127,6 +127,16 @@ def _upsample(rng):
 @case("Flatten")
 def _flatten(rng):
     return Flatten(), (rng.standard_normal((2, 3, 2, 2)),), {}
+
+
+@case("Identity")
+def _identity(rng):
+    return Identity(), (rng.standard_normal((2, 3, 1)),), {}
+
+
+@case("ToSequence")
+def _to_sequence(rng):
+    return ToSequence(), (rng.standard_normal((2, 3, 1, 5)),), {}
 
 
 @case("LogSoftmax")

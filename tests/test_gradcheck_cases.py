@@ -7,8 +7,8 @@ from minilpr.cli import main
 from minilpr.nn import FunctionPair
 
 LAYER_LIBRARY = ["Conv2d", "MaxPool2d", "BatchNorm2d", "LeakyReLU", "Linear", "Dropout", "Add",
-                 "Concat", "Upsample", "Flatten", "LogSoftmax", "CrossEntropyLoss",
-                 "BCEWithLogitsLoss", "MSELoss", "Sequential"]
+                 "Concat", "Upsample", "Flatten", "Identity", "ToSequence", "LogSoftmax",
+                 "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "Sequential"]
 
 
 def test_every_layer_of_the_library_has_a_case():

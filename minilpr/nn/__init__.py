@@ -11,7 +11,7 @@ from minilpr.nn.norm import BatchNorm2d
 from minilpr.nn.activation import LeakyReLU, LogSoftmax, log_softmax, softmax
 from minilpr.nn.linear import Linear
 from minilpr.nn.dropout import Dropout
-from minilpr.nn.shape import Add, Concat, Flatten, Upsample
+from minilpr.nn.shape import Add, Concat, Flatten, Identity, ToSequence, Upsample
 from minilpr.nn.recurrent import LSTM, Bidirectional, LSTMCell
 from minilpr.nn.spatial import AffineGrid, GridSample, affine_grid, grid_sample
 from minilpr.nn.losses import (BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, bce_with_logits,

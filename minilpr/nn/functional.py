@@ -14,7 +14,8 @@ from minilpr.nn.activation import (leaky_relu_backward, leaky_relu_forward, log_
                                    softmax_backward, softmax_forward)
 from minilpr.nn.linear import linear_backward, linear_forward
 from minilpr.nn.dropout import dropout_backward, dropout_forward
-from minilpr.nn.shape import upsample_nearest_backward, upsample_nearest_forward
+from minilpr.nn.shape import (from_sequence, to_sequence, upsample_nearest_backward,
+                              upsample_nearest_forward)
 from minilpr.nn.losses import bce_with_logits, cross_entropy, mse_loss
 from minilpr.nn.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minilpr.nn.pool import maxpool2d_backward, maxpool2d_forward

@@ -1,5 +1,5 @@
 """Layers that only move numbers around: the residual sum, concatenation, nearest upsampling,
-flattening.
+flattening, the identity, and the turn of a feature map into a sequence.
 
 Their backward passes are the adjoints of bookkeeping:
 
@@ -8,7 +8,10 @@ Their backward passes are the adjoints of bookkeeping:
 * ``Concat`` cuts the gradient back into the pieces it glued;
 * ``Upsample`` copied each pixel into an ``s × s`` block, so each pixel's gradient is the sum
   over its block (the adjoint of a copy is a sum);
-* ``Flatten`` reshapes the gradient back.
+* ``Flatten`` reshapes the gradient back;
+* ``Identity`` passes the gradient through;
+* ``ToSequence`` reads a height-1 feature map's columns as time steps, ``(N, C, 1, W) ->
+  (T = W, N, C)``, the layout `minilpr.nn.LSTM` takes; its backward is the inverse move.
 """
 
 from __future__ import annotations
@@ -218,3 +221,79 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """``out = x``, as ``torch.nn.Identity``: a placeholder where a model has no layer.
+
+    Shapes: ``x : (...)`` -> ``out : (...)``, the same array. Backward returns a copy of
+    ``dout``, so the caller may accumulate into it.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"Identity needs a NumPy array, got {type(x).__name__}")
+        self._cache = (x.shape, x.dtype)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        shape, dtype = self._need_forward(self._cache)
+        self._check_dout(dout, shape, dtype)
+        self._cache = None
+        return dout.copy()
+
+
+def to_sequence(x: np.ndarray) -> np.ndarray:
+    """Read a height-1 feature map's columns as time steps.
+
+    Parameters
+    ----------
+    x : (N, C, 1, W) float
+
+    Returns
+    -------
+    seq : (T, N, C) float
+        A new contiguous array with ``T = W`` and ``seq[t, n, c] = x[n, c, 0, t]``.
+    """
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[2] != 1:
+        raise ValueError("ToSequence expects an (N, C, 1, W) feature map (height 1, its W "
+                         f"columns become the T time steps), got shape {np.shape(x)}")
+    return x[:, :, 0, :].transpose(2, 0, 1).copy()  # (N, C, W) -> (T=W, N, C), a C-order copy
+
+
+def from_sequence(seq: np.ndarray) -> np.ndarray:
+    """The inverse of `to_sequence`: ``(T, N, C) -> (N, C, 1, W = T)``, a new contiguous array."""
+    if not isinstance(seq, np.ndarray) or seq.ndim != 3:
+        raise ValueError(f"from_sequence expects a (T, N, C) sequence, got shape {np.shape(seq)}")
+    return seq.transpose(1, 2, 0)[:, :, None, :].copy()  # (N, C, 1, W=T), a C-order copy
+
+
+class ToSequence(Module):
+    """The hinge between a CNN and an LSTM: ``(N, C, 1, W) -> (T = W, N, C)``.
+
+    A recogniser's CNN squeezes the plate's height to 1 and keeps its width; each of the ``W``
+    columns is then one time step of ``C`` features for the sequence model. A height other
+    than 1 is refused rather than folded silently into the features.
+
+    Shapes: ``x : (N, C, 1, W)`` -> ``out : (T, N, C)`` with ``T = W``. Backward moves
+    ``dout : (T, N, C)`` back to ``(N, C, 1, W)`` — the same numbers, rearranged.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out = to_sequence(x)
+        self._cache = (out.shape, out.dtype)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        shape, dtype = self._need_forward(self._cache)
+        self._check_dout(dout, shape, dtype)
+        self._cache = None
+        return from_sequence(dout)

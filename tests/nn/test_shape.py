@@ -1,12 +1,16 @@
-"""Add, Concat, Upsample, Flatten: shapes, adjoint gradients, clear errors."""
+"""Add, Concat, Upsample, Flatten, Identity, ToSequence: shapes, adjoint gradients, clear
+errors."""
+
+import re
 
 import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from minilpr.nn import Add, Concat, Flatten, Upsample, assert_gradcheck
-from minilpr.nn.shape import upsample_nearest_naive
+from minilpr.nn import (Add, Concat, Flatten, Identity, ToSequence, Upsample,
+                        assert_gradcheck)
+from minilpr.nn.shape import from_sequence, to_sequence, upsample_nearest_naive
 from tests.conftest import GRAD_TOL
 
 sizes = st.integers(1, 4)
@@ -123,3 +127,61 @@ def test_flatten_shapes(rng):
     assert Flatten()(np.ones((0, 3, 2))).shape == (0, 6)
     with pytest.raises(ValueError, match="does not fit"):
         Flatten(2, 1)(x)
+
+
+@given(shape=shapes, seed=st.integers(0, 2**16))
+@example(shape=(1,), seed=0)
+def test_identity_gradcheck(shape, seed):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    assert_gradcheck(Identity(), x, tol=GRAD_TOL, seed=seed + 1)
+
+
+def test_identity_returns_its_input_and_a_gradient_the_caller_owns(rng):
+    layer = Identity()
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    assert layer(x) is x
+    dout = rng.standard_normal((2, 3)).astype(np.float32)
+    dx = layer.backward(dout)
+    np.testing.assert_array_equal(dx, dout)
+    assert not np.shares_memory(dx, dout)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(dout)
+
+
+@given(N=sizes, C=sizes, W=st.integers(1, 7), seed=st.integers(0, 2**16))
+@example(N=1, C=1, W=1, seed=0)
+def test_to_sequence_gradcheck(N, C, W, seed):
+    x = np.random.default_rng(seed).standard_normal((N, C, 1, W))
+    assert_gradcheck(ToSequence(), x, tol=GRAD_TOL, seed=seed + 1)
+
+
+@given(N=sizes, C=sizes, W=st.integers(1, 7), seed=st.integers(0, 2**16))
+def test_to_sequence_reads_columns_as_time_steps(N, C, W, seed):
+    x = np.random.default_rng(seed).standard_normal((N, C, 1, W)).astype(np.float32)
+    layer = ToSequence()
+    seq = layer(x)
+    assert seq.shape == (W, N, C) and seq.dtype == np.float32 and seq.flags.c_contiguous
+    for t in range(W):
+        np.testing.assert_array_equal(seq[t], x[:, :, 0, t])  # column t is time step t
+    np.testing.assert_array_equal(from_sequence(seq), x)
+    dx = layer.backward(seq)  # the output as its own gradient comes back as the input
+    np.testing.assert_array_equal(dx, x)
+    assert not np.shares_memory(dx, seq)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 3, 5), (3, 1, 1, 1, 1)])
+def test_to_sequence_refuses_anything_but_height_one(shape):
+    with pytest.raises(ValueError, match=r"expects an \(N, C, 1, W\) feature map .*got shape "
+                                         + re.escape(str(shape))):
+        ToSequence()(np.zeros(shape))
+    with pytest.raises(ValueError, match="expects an"):
+        to_sequence(np.zeros(shape))
+
+
+def test_to_sequence_backward_refuses_a_wrong_dout(rng):
+    layer = ToSequence()
+    layer(rng.standard_normal((2, 3, 1, 4)))
+    with pytest.raises(ValueError, match=r"dout has shape \(2, 3, 4\)"):
+        layer.backward(np.zeros((2, 3, 4)))
+    with pytest.raises(TypeError, match="float32"):
+        layer.backward(np.zeros((4, 2, 3), dtype=np.float32))
