@@ -274,7 +274,7 @@ def test_cli_reads_a_crop_folder_with_a_tiny_model(tmp_path):
     (crops / "京A11111.jpg").write_bytes(b"")   # unreadable: one line, the rest evaluated
     model = Recognizer(RecognizerConfig.preset("tiny", lstm_hidden=8, fc=()), rng=0)
     weights = tmp_path / "tiny.npz"
-    weights_module.save_weights(weights, model)
+    weights_module.save_weights(model, weights)
     gallery = tmp_path / "gallery.png"
     result = run_cli("recognizer", "--data", crops, "--weights", weights, "--json",
                      "--gallery", gallery, "--decoder", "grammar", "--batch", "2")
@@ -288,3 +288,13 @@ def test_cli_reads_a_crop_folder_with_a_tiny_model(tmp_path):
                     "per province", "top confusions", "images/s"):
         assert heading in result.stdout
     assert cv2.imread(str(gallery)) is not None
+
+
+def test_cli_refuses_weights_that_do_not_load(tmp_path):
+    pytest.importorskip("minilpr.models.weights")
+    write_crop_folder(tmp_path, n=1)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not a whole zip file")
+    result = run_cli("recognizer", "--data", tmp_path, "--weights", bad)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "cannot load" in result.stderr, result.stderr
