@@ -1,8 +1,10 @@
-"""Where the plate font comes from: Noto Sans CJK SC, shipped inside the ``mplfonts`` package.
+"""Where the plate fonts come from: Noto Sans CJK SC inside ``mplfonts``, DejaVu inside matplotlib.
 
-The font travels with a pip dependency (SIL Open Font License), so nothing is downloaded at run
-time and no system package is needed. It holds every province character, the special characters
-and the Latin letters and digits; ``missing_glyphs`` proves it for any string.
+The fonts travel with pip dependencies (SIL Open Font License; the Bitstream Vera licence for
+DejaVu), so nothing is downloaded at run time and no system package is needed. Noto Sans CJK holds
+every province character, the special characters and the Latin letters and digits;
+``missing_glyphs`` proves it for any string. ``face_path`` finds the other faces the generator
+may draw letters and digits with (``minilpr.data.glyphs.FONT_FACES``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ from functools import lru_cache
 from pathlib import Path
 
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+# face name -> (package, file inside the package's font folder)
+FACE_FILES = {
+    "noto": ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf"),
+    "noto_mono": ("mplfonts", "fonts/NotoSansMonoCJKsc-Regular.otf"),
+    "dejavu": ("matplotlib", "mpl-data/fonts/ttf/DejaVuSans.ttf"),
+    "dejavu_bold": ("matplotlib", "mpl-data/fonts/ttf/DejaVuSans-Bold.ttf"),
+    "dejavu_mono": ("matplotlib", "mpl-data/fonts/ttf/DejaVuSansMono.ttf"),
+}
 
 
 @lru_cache(maxsize=None)
@@ -44,3 +54,27 @@ def missing_glyphs(chars, path: str | Path | None = None) -> list[str]:
 
     font = FT2Font(str(path or cjk_font_path()))
     return [c for c in dict.fromkeys(chars) if font.get_char_index(ord(c)) == 0]
+
+
+@lru_cache(maxsize=None)
+def face_path(face: str) -> Path:
+    """The font file of ``face`` (a key of ``FACE_FILES``) inside its installed package.
+
+    Raises
+    ------
+    ValueError
+        For an unknown face.
+    FileNotFoundError
+        When the package or the file is missing.
+    """
+    if face not in FACE_FILES:
+        raise ValueError(f"face must be one of {sorted(FACE_FILES)}, got {face!r}")
+    package, file = FACE_FILES[face]
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"the {face!r} font comes from the pip package {package!r}, "
+                                f"which is not installed")
+    path = Path(spec.origin).parent / file
+    if not path.is_file():
+        raise FileNotFoundError(f"{package} is installed but has no {file} (looked for {path})")
+    return path

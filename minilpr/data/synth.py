@@ -1,474 +1,40 @@
-"""Synthetic Chinese licence plates: drawn at their real proportions, then augmented into crops.
+"""Synthetic Chinese licence plates augmented into recogniser crops.
 
-Two layers:
+The work is done in three rooms:
 
-- ``render_plate(text, kind)`` draws one clean plate, flat and frontal, at ``px_per_mm`` pixels
-  per millimetre (1.0 gives 440×140 for a blue plate), and returns the character boxes. The scene
-  generator pastes these into car images with known corners.
-- ``PlateGenerator`` draws a random number, renders it, puts it in a random pose (in-plane tilt,
-  yaw, pitch), crops the axis-aligned box around it the way a detector would, and degrades the
+- ``minilpr.data.glyphs``: the plate font's glyph masks, rasterised once and cached;
+- ``minilpr.data.plate_render``: ``render_plate(text, kind)`` draws one clean plate, flat and
+  frontal, at its real proportions (GA 36), and returns the character boxes;
+- this module: ``PlateGenerator`` draws a random number, renders it in a random ``Typeface``,
+  puts it in a random pose (in-plane tilt, yaw, pitch), crops the axis-aligned box around it the
+  way a detector would, leans and shifts it as real crops are (``Framing``), and degrades the
   crop (``minilpr.data.augment``) into the recogniser's input: grayscale 32×220 by default.
 
-Geometry of the plates (millimetres; GA 36-2007 and GA 36-2018)::
-
-    blue / yellow / white / black   440 × 140, 7 characters of 45 × 90, 12 apart,
-                                     34 between the 2nd and the 3rd with a dot of Ø10 in the gap
-    green (new energy)               480 × 140, 8 characters of 43 × 90, 9 apart,
-                                     49 between the 2nd and the 3rd
-    two-row (render_plate rows=2)    440 × 220, province and letter 80 × 60 above,
-                                     the five serial characters 65 × 110 below
-
-Speed comes from caching: every glyph is rasterised once from the font (Pillow/FreeType) at a
-large size, and each (character, slot size) mask is resized once; a plate is then one
-alpha blend of cached masks (all characters at once) onto a cached background.
+The public names of the first two are re-exported here, so ``from minilpr.data.synth import
+render_plate`` keeps working.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from minilpr.data import augment as aug
-from minilpr.data.charset import KINDS, PROVINCES, SPECIALS, plate_type, random_plate, \
-    validate_plate
-from minilpr.data.fonts import cjk_font_path
-
-
-@dataclass(frozen=True)
-class PlateLayout:
-    """Where things sit on a plate, in millimetres from its top-left corner.
-
-    ``boxes`` are the character slots ``x0, y0, x1, y1``; ``dot`` is the separator between the
-    issuing-office part and the serial (centre x, centre y, diameter); ``rivets`` the centres of
-    the two screw heads. Build one with ``single_row`` or ``double_row``.
-    """
-
-    width: float
-    height: float
-    boxes: tuple[tuple[float, float, float, float], ...]
-    dot: tuple[float, float, float]
-    rivets: tuple[tuple[float, float], ...]
-    border_inset: float = 3.0
-    border_width: float = 2.0
-    corner_radius: float = 9.0
-
-    @property
-    def n_chars(self) -> int:
-        return len(self.boxes)
-
-    def char_boxes(self) -> np.ndarray:
-        """(n_chars, 4) float64 boxes ``x0, y0, x1, y1`` of the character slots, in mm."""
-        return np.array(self.boxes, np.float64)
-
-
-def single_row(width: float, n_chars: int, char_width: float, gap: float,
-               separator_gap: float, dot_diameter: float, char_height: float = 90.0,
-               height: float = 140.0) -> PlateLayout:
-    """A one-row plate: two characters, a wider gap with the dot, the rest; centred."""
-    used = n_chars * char_width + (n_chars - 2) * gap + separator_gap
-    left, top = (width - used) / 2, (height - char_height) / 2
-    x0 = left + np.arange(n_chars) * (char_width + gap)
-    x0[2:] += separator_gap - gap
-    boxes = tuple((x, top, x + char_width, top + char_height) for x in x0.tolist())
-    dot_x = (boxes[1][2] + boxes[2][0]) / 2
-    rivets = ((dot_x, top / 2), ((boxes[-2][2] + boxes[-1][0]) / 2, top / 2))
-    return PlateLayout(width, height, boxes, (dot_x, height / 2, dot_diameter), rivets)
-
-
-def double_row(width: float = 440.0, height: float = 220.0) -> PlateLayout:
-    """The two-row plate of large vehicles' rear and of trailers (approximate dimensions).
-
-    Upper row: province and letter, 80 × 60 mm, 40 mm apart with the dot between them; lower
-    row: the five serial characters, 65 × 110 mm, 15 mm apart.
-    """
-    upper_w, upper_h, upper_gap, upper_top = 80.0, 60.0, 40.0, 15.0
-    lower_w, lower_h, lower_gap, lower_top = 65.0, 110.0, 15.0, 95.0
-    left = (width - 2 * upper_w - upper_gap) / 2
-    boxes = [(left, upper_top, left + upper_w, upper_top + upper_h),
-             (left + upper_w + upper_gap, upper_top, left + 2 * upper_w + upper_gap,
-              upper_top + upper_h)]
-    left = (width - 5 * lower_w - 4 * lower_gap) / 2
-    for i in range(5):
-        x = left + i * (lower_w + lower_gap)
-        boxes.append((x, lower_top, x + lower_w, lower_top + lower_h))
-    rivets = ((0.15 * width, upper_top + upper_h / 2), (0.85 * width, upper_top + upper_h / 2))
-    return PlateLayout(width, height, tuple(boxes), (width / 2, upper_top + upper_h / 2, 10.0),
-                       rivets)
-
-
-SINGLE_ROW = single_row(440, 7, char_width=45, gap=12, separator_gap=34, dot_diameter=10)
-NEW_ENERGY = single_row(480, 8, char_width=43, gap=9, separator_gap=49, dot_diameter=6)
-DOUBLE_ROW = double_row()
-
-
-def plate_layout(text: str, rows: int = 1) -> PlateLayout:
-    """The layout for ``text``: 8 characters are a new-energy plate; ``rows=2`` the two-row
-    plate (7-character numbers only)."""
-    if rows == 2:
-        if len(text) != 7:
-            raise ValueError(f"double-row plates carry 7 characters, not {text!r}")
-        return DOUBLE_ROW
-    if rows != 1:
-        raise ValueError(f"rows must be 1 or 2, got {rows!r}")
-    return NEW_ENERGY if len(text) == 8 else SINGLE_ROW
-
-
-@dataclass(frozen=True)
-class PlateStyle:
-    """Colours (RGB) of one plate kind; ``top``/``bottom`` make a vertical gradient."""
-
-    top: tuple[int, int, int]
-    bottom: tuple[int, int, int]
-    text: tuple[int, int, int]
-    border: tuple[int, int, int]
-    left_band: tuple[int, int, int] | None = None
-
-
-STYLES = {
-    "blue": PlateStyle((35, 105, 225), (25, 92, 212), (245, 245, 245), (235, 235, 235)),
-    "yellow": PlateStyle((250, 195, 30), (240, 180, 20), (15, 15, 15), (20, 20, 20)),
-    "green": PlateStyle((225, 245, 225), (60, 190, 100), (15, 15, 15), (40, 40, 40)),
-    "green_large": PlateStyle((225, 245, 225), (60, 190, 100), (15, 15, 15), (40, 40, 40),
-                              left_band=(245, 190, 25)),
-    "white": PlateStyle((245, 245, 245), (235, 235, 235), (15, 15, 15), (20, 20, 20)),
-    "black": PlateStyle((20, 20, 20), (12, 12, 12), (245, 245, 245), (235, 235, 235)),
-}
-POLICE_RED = (205, 20, 25)
-LUMA = np.array([0.299, 0.587, 0.114])   # RGB -> gray weights, as cv2.COLOR_RGB2GRAY
-_LUMA_WEIGHTS = tuple(LUMA.tolist())
-
-
-def style_name(text: str, kind: str) -> str:
-    """The ``STYLES`` key for ``text`` on a plate of colour ``kind`` (large new-energy plates
-    are yellow on the left and green on the right)."""
-    if kind == "green" and plate_type(text) == "new_energy_large":
-        return "green_large"
-    return kind
-
-
-_TYPE_KIND = {"standard": "blue", "new_energy_small": "green", "new_energy_large": "green",
-              "coach": "yellow", "trailer": "yellow", "police": "white", "hong_kong": "black",
-              "macau": "black"}
-
-
-def default_kind(text: str) -> str:
-    """The colour a plate number is printed in when nobody says otherwise (blue for the
-    standard format, which yellow plates share)."""
-    return _TYPE_KIND[plate_type(text)]
-
-
-def _check_text_kind(text: str, kind: str) -> None:
-    problem = validate_plate(text)
-    if problem is not None:
-        raise ValueError(f"render_plate: {text!r} is not a valid plate number: {problem}")
-    if kind not in KINDS:
-        raise ValueError(f"render_plate: kind must be one of {KINDS}, got {kind!r}")
-    eight = len(text) == 8
-    if eight != (kind == "green"):
-        raise ValueError(f"render_plate: {text!r} has {len(text)} characters; "
-                         f"{'only green' if eight else 'green'} plates "
-                         f"{'have' if eight else 'need'} 8")
-
-
-@lru_cache(maxsize=1)
-def _font():
-    from PIL import ImageFont
-
-    return ImageFont.truetype(str(cjk_font_path()), size=256)
-
-
-# Stroke thickening, as a dilation radius in fractions of the glyph height: 0 is Noto Sans CJK
-# Regular, 0.03 a bold plate. Real plates vary with the font revision, wear and the camera, so
-# the generator draws one per plate; the last one is the canonical plate's (rng=None).
-STROKE_WEIGHTS = (0.005, 0.015, 0.03)
-
-
-@lru_cache(maxsize=None)
-def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1]) -> np.ndarray:
-    """The ink of ``char`` at font size 256, cropped to its bounding box and emboldened.
-
-    Parameters
-    ----------
-    weight : float
-        Dilation radius as a fraction of the glyph height (``STROKE_WEIGHTS``).
-
-    Returns
-    -------
-    mask : (h, w) float32 in [0, 1]
-        Coverage (1 = ink), dilated by ``weight`` times the glyph height: plate characters have
-        heavier strokes than the font's regular weight.
-    """
-    from PIL import Image, ImageDraw
-
-    font = _font()
-    canvas = Image.new("L", (384, 384), 0)
-    ImageDraw.Draw(canvas).text((64, 32), char, font=font, fill=255)
-    mask = np.asarray(canvas, dtype=np.float32) / 255.0
-    rows, cols = np.nonzero(mask > 0.02)
-    if rows.size == 0:
-        raise ValueError(f"the font draws nothing for {char!r}")
-    mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    if char == "1":
-        mask = _cut_foot(mask)
-    radius = max(1, round(mask.shape[0] * weight))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    mask = cv2.dilate(np.pad(mask, radius), kernel)
-    return mask
-
-
-def _cut_foot(mask: np.ndarray) -> np.ndarray:
-    """Noto's 1 stands on a foot serif; the plate font's 1 is a bare stem with a flag.
-
-    The bottom rows that are much wider than the stem are replaced by the stem, and the result
-    is cropped to its ink again.
-    """
-    widths = (mask > 0.02).sum(axis=1)
-    stem_row = mask[int(0.7 * len(mask))]
-    foot = np.nonzero(widths[::-1] <= widths[int(0.7 * len(mask))] + 2)[0][0]  # foot rows
-    if foot:
-        mask = mask.copy()
-        mask[-foot:] = stem_row
-    cols = np.nonzero(mask.max(axis=0) > 0.02)[0]
-    return mask[:, cols.min():cols.max() + 1]
-
-
-@lru_cache(maxsize=4096)
-def glyph_mask(char: str, width: int, height: int,
-               weight: float = STROKE_WEIGHTS[-1]) -> tuple[np.ndarray, np.ndarray]:
-    """``char`` fitted into a ``height × width`` pixel slot, as the plate font places it.
-
-    Every plate character has the same slot (45 × 90 mm). Chinese characters fill it; letters
-    and digits fill its height, and their width is the slot's times their own width relative to
-    the font's "0", capped at the slot: wide letters are squeezed, a narrow 1 stays narrow and
-    centred.
-
-    Returns
-    -------
-    mask, inverse : (height, width) float32 in [0, 1], read-only (shared through the cache)
-        The coverage and one minus it (the two weights of a blend).
-    """
-    master = glyph_master(char, weight)
-    h, w = master.shape
-    cjk = char in PROVINCES or char in SPECIALS
-    zero_h, zero_w = glyph_master("0", weight).shape
-    relative = (w / h) / (zero_w / zero_h)
-    ink_width = width if cjk else max(1, min(width, round(width * relative)))
-    fitted = cv2.resize(master, (ink_width, height), interpolation=cv2.INTER_AREA)
-    out = np.zeros((height, width), np.float32)
-    x0 = (width - ink_width) // 2
-    out[:, x0:x0 + ink_width] = fitted
-    inverse = 1.0 - out
-    out.setflags(write=False)
-    inverse.setflags(write=False)
-    return out, inverse
-
-
-_MASKS: dict[tuple[str, int, int, float], np.ndarray] = {}   # see _compose
-
-
-def _scales(px_per_mm) -> tuple[float, float]:
-    sx, sy = (px_per_mm, px_per_mm) if np.isscalar(px_per_mm) else px_per_mm
-    if sx <= 0 or sy <= 0:
-        raise ValueError(f"px_per_mm must be positive, got {px_per_mm!r}")
-    return float(sx), float(sy)
-
-
-@lru_cache(maxsize=64)
-def _background(style: str, layout: PlateLayout, sx: float, sy: float,
-                gray: bool = False) -> np.ndarray:
-    """The plate without characters and rivets: colour, gradient, border line, separator dot.
-
-    Returns (H, W, 3) uint8 RGB, or (H, W) uint8 when ``gray``; read-only;
-    H = round(height·sy), W = round(width·sx).
-    """
-    s = STYLES[style]
-    height, width = round(layout.height * sy), round(layout.width * sx)
-    y_mm = (np.arange(height) + 0.5) / sy
-    x_mm = (np.arange(width) + 0.5) / sx
-    t = (y_mm / layout.height)[:, None, None]
-    img = (1 - t) * np.array(s.top, np.float32) + t * np.array(s.bottom, np.float32)
-    img = np.broadcast_to(img, (height, width, 3)).astype(np.float32)
-    if s.left_band is not None:
-        img[:, x_mm < layout.dot[0]] = s.left_band
-
-    # signed distance (mm) to the rounded rectangle of the border line's centre
-    inset = layout.border_inset + layout.border_width / 2
-    r = layout.corner_radius
-    qx = np.abs(x_mm - layout.width / 2) - (layout.width / 2 - inset - r)
-    qy = np.abs(y_mm - layout.height / 2) - (layout.height / 2 - inset - r)
-    qx, qy = np.meshgrid(qx, qy)  # (H, W) each
-    outside = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
-    sdf = outside + np.minimum(np.maximum(qx, qy), 0) - r
-    scale = min(sx, sy)
-    line = np.clip((layout.border_width / 2 - np.abs(sdf)) * scale + 0.5, 0, 1)[..., None]
-    img += (np.array(s.border, np.float32) - img) * line
-
-    cx, cy, diameter = layout.dot
-    d = np.hypot(x_mm[None, :] - cx, y_mm[:, None] - cy)  # (H, W) distance to the dot centre
-    dot = np.clip((diameter / 2 - d) * scale + 0.5, 0, 1)[..., None]
-    img += (np.array(s.text, np.float32) - img) * dot
-    img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-    if gray:
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    img.setflags(write=False)
-    return img
-
-
-@lru_cache(maxsize=256)
-def _slot_sizes(layout: PlateLayout, sx: float, sy: float) -> tuple[tuple[int, int], ...]:
-    """(width, height) in pixels of each character slot, rounded once so equal slots are equal."""
-    return tuple((max(1, round((x1 - x0) * sx)), max(1, round((y1 - y0) * sy)))
-                 for x0, y0, x1, y1 in layout.boxes)
-
-
-def _ink(color, rng: np.random.Generator | None, gray: bool):
-    """A text colour, varied a little when ``rng`` is given; its gray value when ``gray``.
-
-    Python floats rather than NumPy: three numbers are cheaper without array overhead.
-    """
-    color = [float(c) for c in color]
-    if rng is not None:
-        gain, offset = rng.uniform(0.94, 1.06), rng.uniform(-12, 12, 3).tolist()
-        color = [min(255.0, max(0.0, c * gain + o)) for c, o in zip(color, offset)]
-    if gray:
-        red, green, blue = color
-        return round(red * _LUMA_WEIGHTS[0] + green * _LUMA_WEIGHTS[1] + blue * _LUMA_WEIGHTS[2])
-    return tuple(float(round(c)) for c in color)
-
-
-def render_plate(text: str, kind: str | None = None, rng: np.random.Generator | None = None,
-                 px_per_mm: float | tuple[float, float] = 1.0,
-                 rows: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Draw a clean, frontal plate.
-
-    Parameters
-    ----------
-    text : str
-        A valid plate number (``charset.validate_plate``); 8 characters need ``kind="green"``.
-    kind : {"blue", "yellow", "green", "white", "black"}, optional
-        The plate colour; by default the one the number implies (``default_kind``).
-    rng : numpy.random.Generator, optional
-        When given, the plate varies a little: paint colour and fading, stroke weight, rivets
-        (present or not, where), sub-millimetre character offsets. None draws the canonical plate.
-    px_per_mm : float or (float, float)
-        Pixels per millimetre, or (horizontal, vertical) for an anisotropic rendering.
-    rows : {1, 2}
-        2 draws the 440 × 220 two-row plate that large vehicles carry at the rear and trailers
-        (挂) carry; 7-character numbers only.
-
-    Returns
-    -------
-    image : (H, W, 3) uint8 RGB
-        H = round(140·sy) (round(220·sy) for two rows); W = round(440·sx), or round(480·sx)
-        for a green plate.
-    boxes : (L, 4) float32
-        The character slots ``x0, y0, x1, y1`` in pixels, one per character of ``text``.
-    """
-    kind = default_kind(text) if kind is None else kind
-    _check_text_kind(text, kind)
-    layout = plate_layout(text, rows)
-    return _compose(text, kind, rng, *_scales(px_per_mm), gray=False, layout=layout)
-
-
-def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, sy: float,
-             gray: bool, layout: PlateLayout | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``render_plate`` without the argument checks, in RGB or directly in gray.
-
-    Drawing in gray when gray is wanted gives the same picture (every step is a per-pixel
-    linear blend, and gray is a linear function of RGB) at a third of the cost.
-    """
-    layout = plate_layout(text) if layout is None else layout
-    style = style_name(text, kind)
-    background = _background(style, layout, sx, sy, gray)
-    if rng is None:
-        img = background.copy()
-    else:
-        # faded or freshly painted, with a slight colour cast: a gain and an offset per channel
-        gain, offset = rng.uniform(0.85, 1.08), rng.uniform(-10, 10, 3)
-        if gray:
-            img = cv2.addWeighted(background, gain, background, 0.0, float(offset @ LUMA))
-        else:
-            table = np.arange(256.0)[:, None] * gain + offset + 0.5  # (256, 3)
-            img = cv2.LUT(background, np.clip(table, 0, 255).astype(np.uint8)[:, None])
-
-    shifts = [(0.0, 0.0)] * len(text)
-    if rng is not None:
-        shifts = rng.uniform(-0.8, 0.8, (len(text), 2)).tolist()  # (L, 2) x and y shift in mm
-    # Python floats, one array at the end: cheaper than four NumPy calls on a (7, 4) array
-    boxes = np.array([((x0 + dx) * sx, (y0 + dy) * sy, (x1 + dx) * sx, (y1 + dy) * sy)
-                      for (x0, y0, x1, y1), (dx, dy) in zip(layout.boxes, shifts)],
-                     np.float32)  # (L, 4) slots in pixels
-    slots = _slot_sizes(layout, sx, sy)
-    text_ink = _ink(STYLES[style].text, rng, gray)
-    weights = STROKE_WEIGHTS
-    weight = weights[-1] if rng is None else weights[rng.integers(len(weights))]
-    # All characters in one blend: their masks are laid into one coverage map of the text band
-    # and the band is blended once with an image of the ink colour. One OpenCV call instead of
-    # one per character (with its ink array) saves most of the per-plate Python overhead; the
-    # result is the same because the slots never overlap (gaps of 7 mm or more).
-    places = [(char, max(0, round(x0)), max(0, round(y0)), slot_w, slot_h)
-              for char, (x0, y0, _, _), (slot_w, slot_h) in zip(text, boxes.tolist(), slots)]
-    top = min(y for _, _, y, _, _ in places)
-    bottom = min(img.shape[0], max(y + slot_h for _, _, y, _, slot_h in places))
-    left = min(x for _, x, _, _, _ in places)
-    right = min(img.shape[1], max(x + slot_w for _, x, _, slot_w, _ in places))
-    band = img[top:bottom, left:right]                      # (band_h, band_w[, 3]) a view
-    coverage = np.zeros(band.shape[:2], np.float32)         # (band_h, band_w) 1 = ink
-    ink = np.empty_like(band)
-    ink[:] = text_ink
-    for char, x, y, slot_w, slot_h in places:
-        key = (char, slot_w, slot_h, weight)
-        mask = _MASKS.get(key)
-        if mask is None:   # a plain dict in front of glyph_mask's lru_cache: a cheaper lookup
-            if len(_MASKS) >= 4096:   # bounded like glyph_mask's cache (scenes use many sizes)
-                _MASKS.clear()
-            mask = _MASKS[key] = glyph_mask(*key)[0]
-        region = coverage[y - top:y - top + slot_h, x - left:x - left + slot_w]
-        h, w = region.shape
-        region[:] = mask[:h, :w]
-        if char == "警":
-            ink[y - top:y - top + h, x - left:x - left + w] = _ink(POLICE_RED, rng, gray)
-    band[:] = cv2.blendLinear(band, ink, 1.0 - coverage, coverage)
-
-    if rng is None or rng.random() < 0.85:
-        _draw_rivets(img, layout, STYLES[style].border, sx, sy, rng)
-    return img, boxes
-
-
-def _draw_rivets(img: np.ndarray, layout: PlateLayout, color, sx: float, sy: float,
-                 rng: np.random.Generator | None) -> None:
-    """Two screw heads, in place: a metal disc with a darker rim, at ``layout.rivets``.
-
-    On one-row plates they sit in the top margin above the separator and above the gap between
-    the last two characters, where the mounting holes are on real plates.
-    """
-    dx, dy = (0.0,) * len(layout.rivets), 0.0
-    if rng is not None:
-        dx, dy = rng.uniform(-6, 6, len(layout.rivets)).tolist(), rng.uniform(-1.5, 1.5)
-    rim, face = _rivet_colours(tuple(color), img.ndim == 2)
-    # cv2.ellipse with 4 fractional bits (coordinates × 16) keeps the sub-pixel position
-    axes = (max(1, round(5.0 * sx * 16)), max(1, round(5.0 * sy * 16)))
-    inner = (max(1, axes[0] * 3 // 4), max(1, axes[1] * 3 // 4))
-    for (x, y), shift in zip(layout.rivets, dx):
-        center = (round((x + shift) * sx * 16), round((y + dy) * sy * 16))
-        cv2.ellipse(img, center, axes, 0, 0, 360, rim, -1, cv2.LINE_AA, 4)
-        cv2.ellipse(img, center, inner, 0, 0, 360, face, -1, cv2.LINE_AA, 4)
-
-
-@lru_cache(maxsize=64)
-def _rivet_colours(border: tuple[int, int, int], gray: bool) -> tuple[tuple, tuple]:
-    """(rim, face) colours of a rivet on a plate with this border colour, as cv2 wants them.
-
-    Cached: they depend only on the style, and computing them per plate was measurable.
-    """
-    metal = [c * 0.75 + 45 for c in border]
-    if gray:
-        metal = [sum(c * w for c, w in zip(metal, _LUMA_WEIGHTS))]
-    return tuple(c * 0.55 for c in metal), tuple(metal)
+from minilpr.data.charset import plate_type, random_plate
+from minilpr.data.colour import KIND_MIX, car_paint, check_kind_mix
+from minilpr.data.glyphs import FACES, STROKE_WEIGHTS, Typeface, glyph_mask, glyph_master
+from minilpr.data.plate_render import (DOUBLE_ROW, LUMA, NEW_ENERGY, POLICE_RED, SINGLE_ROW,
+                                       STYLES, PlateLayout, PlateStyle, _check_text_kind,
+                                       _compose, default_kind, double_row, plate_layout,
+                                       render_plate, single_row, style_name)
+
+__all__ = ["DEFAULT_KINDS", "DOUBLE_ROW", "FACES", "LUMA", "NEW_ENERGY", "POLICE_RED",
+           "SINGLE_ROW", "STROKE_WEIGHTS", "STYLES", "Framing", "PlateGenerator", "PlateLayout",
+           "PlateSample", "PlateStyle", "Typeface", "default_kind", "double_row", "glyph_mask",
+           "glyph_master", "plate_layout", "render_plate", "single_row", "style_name"]
 
 
 @dataclass
@@ -491,12 +57,75 @@ class PlateSample:
     homography: np.ndarray     # (3, 3) float64
 
 
-DEFAULT_KINDS = {"blue": 0.55, "yellow": 0.15, "green": 0.2, "white": 0.05, "black": 0.05}
+@dataclass(frozen=True)
+class Framing:
+    """How the crop sits on the posed plate beyond the detector-style box of ``augment``.
 
-# paint colours of car bodies around the plate (RGB)
-_CAR_PAINTS = np.array([[235, 235, 235], [25, 25, 28], [150, 152, 155], [95, 97, 100],
-                        [160, 30, 30], [30, 50, 110], [200, 200, 205], [60, 60, 60],
-                        [120, 100, 80], [45, 70, 50]], np.float32)
+    Measured on the real development crops (``docs/data.md``): their characters lean more than
+    the pose alone makes them lean (the plate is a parallelogram in the photo, its rows level and
+    its sides slanted), and the crops sit off-centre, cutting the left edge more often than the
+    right. All in crop units, applied around the crop's centre after the pose.
+
+    Parameters
+    ----------
+    p_shear, shear_std, max_shear : float
+        Probability of a lean; its slope (horizontal pixels per vertical pixel), N(0, std)
+        clipped to ± max.
+    shift_x : (float, float)
+        Horizontal shift of the plate in the crop, a fraction of the crop width, uniform;
+        negative moves it left (the left edge cut deeper, the right margin wider).
+    p_zoom_x, zoom_x : float, (float, float)
+        Probability and range of a horizontal zoom, which cuts into both ends (the border, or
+        part of the first and last characters when it is large).
+    p_zoom_y, zoom_y : float, (float, float)
+        Probability and range of a vertical zoom: a tighter crop, the characters taller in it.
+    """
+
+    p_shear: float = 0.8
+    shear_std: float = 0.1
+    max_shear: float = 0.3
+    shift_x: tuple[float, float] = (-0.025, 0.01)
+    p_zoom_x: float = 0.0
+    zoom_x: tuple[float, float] = (1.0, 1.06)
+    p_zoom_y: float = 0.0
+    zoom_y: tuple[float, float] = (1.0, 1.12)
+
+    def __post_init__(self):
+        for name in ("p_shear", "p_zoom_x", "p_zoom_y"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"Framing: {name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("shift_x", "zoom_x", "zoom_y"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"Framing: {name} must be (low, high), got {(low, high)}")
+        if self.shear_std < 0 or self.max_shear < 0 or min(self.zoom_x + self.zoom_y) <= 0:
+            raise ValueError("Framing: shear_std, max_shear and the zooms must be positive")
+
+    @classmethod
+    def none(cls) -> "Framing":
+        """The crop exactly as ``augment`` frames it (the first generator's framing)."""
+        return cls(p_shear=0.0, shift_x=(0.0, 0.0), p_zoom_x=0.0, p_zoom_y=0.0)
+
+    def is_none(self) -> bool:
+        return self.p_shear == 0 and self.shift_x == (0.0, 0.0) and self.p_zoom_x == 0 \
+            and self.p_zoom_y == 0
+
+    def matrix(self, rng: np.random.Generator, height: float, width: float) -> tuple:
+        """A random 3×3 map (nested tuples) from crop pixels to crop pixels, about the centre:
+        ``x' = zoom_x · (x − W/2) + shear · (y − H/2) + W/2 + shift · W``,
+        ``y' = zoom_y · (y − H/2) + H/2``."""
+        shear = 0.0
+        if rng.random() < self.p_shear:
+            shear = min(self.max_shear, max(-self.max_shear, rng.normal(0.0, self.shear_std)))
+        shift = rng.uniform(*self.shift_x) * width
+        zoom = rng.uniform(*self.zoom_x) if rng.random() < self.p_zoom_x else 1.0
+        zoom_y = rng.uniform(*self.zoom_y) if rng.random() < self.p_zoom_y else 1.0
+        cx, cy = width / 2, height / 2
+        return ((zoom, shear, cx - zoom * cx - shear * cy + shift),
+                (0.0, zoom_y, cy - zoom_y * cy), (0.0, 0.0, 1.0))
+
+
+DEFAULT_KINDS = KIND_MIX
 
 
 class PlateGenerator:
@@ -515,20 +144,26 @@ class PlateGenerator:
     kinds : dict, optional
         Relative frequency of each plate colour (``DEFAULT_KINDS``); a yellow plate is a
         coach (学) or trailer (挂) plate with probability ``p_special_yellow``.
+    typeface : Typeface, optional
+        The faces and weights of the characters: by default the realistic mix ``Typeface()``
+        (GA 36 stroke font, several fonts filling the slot, bold province characters); None or
+        ``Typeface.classic()`` draws everything in Noto Sans CJK as the first generator did.
+    framing : Framing, optional
+        Lean and off-centre framing after the pose (``Framing()``); None or ``Framing.none()``
+        keeps the first generator's framing. It refines the ``crop`` effect, so it is off
+        when ``augment.p_crop`` is 0 (clean crops, ``AugmentConfig.only`` of another effect).
+        ``typeface=None, framing=None`` reproduces the first generator's crops byte for byte.
     """
 
     supersample = 2
 
     def __init__(self, seed: int = 0, size: tuple[int, int] = (32, 220), color: bool = False,
                  augment: aug.AugmentConfig | None = aug.AugmentConfig(),
-                 kinds: dict[str, float] | None = None, p_special_yellow: float = 0.3):
+                 kinds: dict[str, float] | None = None, p_special_yellow: float = 0.3,
+                 typeface: Typeface | None = Typeface(), framing: Framing | None = Framing()):
         if len(size) != 2 or min(size) < 8:
             raise ValueError(f"PlateGenerator: size must be (H, W) of at least 8, got {size}")
-        kinds = DEFAULT_KINDS if kinds is None else kinds
-        unknown = set(kinds) - set(KINDS)
-        if unknown or not kinds or min(kinds.values()) < 0 or sum(kinds.values()) <= 0:
-            raise ValueError(f"PlateGenerator: kinds must map some of {KINDS} to non-negative "
-                             f"weights with a positive sum, got {kinds}")
+        kinds = check_kind_mix(DEFAULT_KINDS if kinds is None else kinds, "PlateGenerator: kinds")
         self.size = (int(size[0]), int(size[1]))
         self.color = color
         self.augment = aug.AugmentConfig.none() if augment is None else augment
@@ -536,6 +171,10 @@ class PlateGenerator:
         weights = np.array([kinds[k] for k in self.kind_names], np.float64)
         self.kind_cdf = np.cumsum(weights / weights.sum()).tolist()
         self.p_special_yellow = p_special_yellow
+        self.typeface = None if typeface == Typeface.classic() else typeface
+        # framing refines the detector-style crop: off with it (and for clean crops)
+        clean = framing is None or framing.is_none() or self.augment.p_crop == 0
+        self.framing = None if clean else framing
         seeds = np.random.SeedSequence(seed).spawn(2)
         self.rng = np.random.default_rng(seeds[0])
         setup = np.random.default_rng(seeds[1])
@@ -554,7 +193,7 @@ class PlateGenerator:
         """A car-body texture twice the canvas size: paint, gradient, bumper and grille lines."""
         ch, cw = self.canvas_size
         h, w = 2 * ch, 2 * cw
-        paint = _CAR_PAINTS[rng.integers(len(_CAR_PAINTS))]
+        paint = car_paint(rng)
         t = np.linspace(-1, 1, h, dtype=np.float32)[:, None, None]
         img = np.broadcast_to(paint * (1 + 0.25 * rng.uniform(-1, 1) * t), (h, w, 3)).copy()
         for _ in range(rng.integers(2, 8)):
@@ -591,14 +230,21 @@ class PlateGenerator:
         else:
             kind = default_kind(text) if kind is None else kind
             _check_text_kind(text, kind)
-        plate, _ = _compose(text, kind, rng, *self.render_scale, gray=not self.color)
+        plate, _ = _compose(text, kind, rng, *self.render_scale, gray=not self.color,
+                            typeface=self.typeface)
         if rng.random() < cfg.p_dirt:
             aug.add_dirt(plate, rng, cfg)
         if rng.random() < cfg.p_occlusion:
             aug.add_occlusion(plate, rng, cfg)
         layout = plate_layout(text)
         geometry = aug.sample_geometry(rng, cfg, layout.width, layout.height, self.canvas_size)
-        from_pixels = geometry.homography @ self._from_pixels
+        homography, corners = geometry.homography, geometry.corners
+        if self.framing is not None:
+            (a, b, c), (_, d, e), _ = frame = self.framing.matrix(rng, *self.canvas_size)
+            homography = np.array(frame) @ homography
+            corners = np.array([(a * x + b * y + c, d * y + e)        # an affine map: no divide
+                                for x, y in corners.tolist()], np.float32)
+        from_pixels = homography @ self._from_pixels
         canvas = self._canvas()
         cv2.warpPerspective(plate, from_pixels, self.canvas_size[::-1], dst=canvas,
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
@@ -607,8 +253,8 @@ class PlateGenerator:
         return PlateSample(image=crop, text=text, kind=kind, plate_type=plate_type(text),
                            tilt_deg=geometry.tilt_deg, yaw_deg=geometry.yaw_deg,
                            pitch_deg=geometry.pitch_deg,
-                           corners=(geometry.corners / self.supersample).astype(np.float32),
-                           homography=self._down @ geometry.homography)
+                           corners=(corners / self.supersample).astype(np.float32),
+                           homography=self._down @ homography)
 
     def batch(self, n: int) -> tuple[np.ndarray, list[str]]:
         """``n`` crops ready for the recogniser.

@@ -1,62 +1,28 @@
-"""The plate font, the renderer and the generator: glyphs, proportions, layouts, determinism."""
+"""The generator: realistic crops, determinism, shapes, metadata, the kind mix; re-exports."""
 
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
 
-from minilpr.data.charset import CHARS, BLANK, is_valid_plate, plate_type
-from minilpr.data.fonts import cjk_font_path, missing_glyphs
-from minilpr.data.synth import (NEW_ENERGY, SINGLE_ROW, STROKE_WEIGHTS, PlateGenerator,
-                                default_kind, glyph_mask, glyph_master, render_plate)
+from minilpr.data import glyphs, plate_render
+from minilpr.data.augment import AugmentConfig, apply_homography
+from minilpr.data.charset import is_valid_plate, plate_type
+from minilpr.data.synth import Framing, PlateGenerator, Typeface
 
-from tests.data.test_charset import valid_plates
 from tests.paths import REAL_DATA
 
-PLATE_CHARS = [c for i, c in enumerate(CHARS) if i != BLANK]
 REAL_CROPS = REAL_DATA / "lprnet-crops-dev"
 
 
-def test_font_ships_with_mplfonts_and_has_every_glyph():
-    path = cjk_font_path()
-    assert path.is_file() and path.suffix == ".otf"
-    assert missing_glyphs(PLATE_CHARS) == []
-    assert missing_glyphs("京\U0001F600") == ["\U0001F600"]   # the check can fail
-
-
-def test_every_character_renders_distinct_ink():
-    notdef = glyph_master("\U0001F600")    # what the font draws for a missing character
-    masks = {}
-    for char in PLATE_CHARS:
-        master = glyph_master(char)
-        assert master.shape != notdef.shape or not np.allclose(master, notdef), char
-        mask, inverse = glyph_mask(char, 45, 90)
-        assert mask.shape == (90, 45) and mask.dtype == np.float32
-        assert 0.1 < mask.mean() < 0.85, (char, mask.mean())
-        assert np.allclose(mask + inverse, 1)
-        masks[char] = mask
-    # no two characters draw the same picture
-    flat = np.stack([m.ravel() for m in masks.values()])
-    distances = ((flat[:, None] - flat[None]) ** 2).mean(axis=2)
-    np.fill_diagonal(distances, np.inf)
-    assert distances.min() > 1e-3
-
-
-def test_narrow_one_keeps_its_width_and_has_no_foot():
-    mask, _ = glyph_mask("1", 45, 90)
-    ink_columns = np.nonzero(mask.max(axis=0) > 0.5)[0]
-    assert ink_columns.size < 35
-    bottom = (mask[-3:] > 0.5).sum(axis=1)
-    middle = (mask[45] > 0.5).sum()
-    assert np.all(bottom <= middle + 1)
-
-
-@pytest.mark.parametrize("char", ["京", "A", "8", "1"])
-def test_stroke_weights_thicken_the_ink_inside_the_slot(char):
-    ink = [glyph_mask(char, 45, 90, weight)[0].mean() for weight in STROKE_WEIGHTS]
-    assert np.all(np.diff(ink) > 0.01), ink
-    assert glyph_mask(char, 45, 90)[0].mean() == ink[-1]     # the canonical plate is the boldest
+def test_the_split_modules_public_names_are_importable_from_synth():
+    from minilpr.data import synth
+    for name in ("render_plate", "plate_layout", "PlateLayout", "single_row", "double_row",
+                 "SINGLE_ROW", "NEW_ENERGY", "DOUBLE_ROW", "STYLES", "default_kind"):
+        assert getattr(synth, name) is getattr(plate_render, name), name
+    for name in ("glyph_mask", "glyph_master", "STROKE_WEIGHTS"):
+        assert getattr(synth, name) is getattr(glyphs, name), name
 
 
 def _sharpness(gray: np.ndarray) -> float:
@@ -100,111 +66,6 @@ def test_blue_crops_resemble_the_real_development_crops():
         [_sharpness(g) for g in real], 90)    # few crops far sharper than any real one
     # real crops were stored small, which smooths the camera's noise: so must most synthetic ones
     assert np.median([_noise(g) for g in synthetic]) < 2 * np.median([_noise(g) for g in real])
-
-
-@pytest.mark.parametrize("text, kind, shape, char_width, gap, separator_gap", [
-    ("京A12345", "blue", (140, 440, 3), 45, 12, 34),
-    ("京A12345", "yellow", (140, 440, 3), 45, 12, 34),
-    ("沪AD12345", "green", (140, 480, 3), 43, 9, 49),
-    ("皖A12345F", "green", (140, 480, 3), 43, 9, 49),
-    ("川A1234警", "white", (140, 440, 3), 45, 12, 34),
-    ("粤Z1234港", "black", (140, 440, 3), 45, 12, 34),
-])
-def test_real_proportions(text, kind, shape, char_width, gap, separator_gap):
-    image, boxes = render_plate(text, kind)
-    assert image.shape == shape and image.dtype == np.uint8
-    assert boxes.shape == (len(text), 4) and boxes.dtype == np.float32
-    widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    np.testing.assert_allclose(widths, char_width, atol=1e-4)
-    np.testing.assert_allclose(heights, 90, atol=1e-4)
-    np.testing.assert_allclose(boxes[:, 1], 25, atol=1e-4)
-    assert np.all(np.diff(boxes[:, 0]) > char_width)                         # left to right
-    margins = boxes[0, 0], shape[1] - boxes[-1, 2]
-    assert margins[0] == pytest.approx(margins[1]) and margins[0] > 10       # centred
-    gaps = boxes[1:, 0] - boxes[:-1, 2]
-    np.testing.assert_allclose(gaps, [gap, separator_gap] + [gap] * (len(text) - 3), atol=1e-4)
-
-
-def test_layouts_are_the_standard_ones():
-    assert (SINGLE_ROW.width, SINGLE_ROW.height, SINGLE_ROW.n_chars) == (440, 140, 7)
-    assert (NEW_ENERGY.width, NEW_ENERGY.height, NEW_ENERGY.n_chars) == (480, 140, 8)
-    assert SINGLE_ROW.dot == (pytest.approx(134.5), 70, 10)
-
-
-def test_double_row_plate():
-    image, boxes = render_plate("鲁B1234挂", "yellow", rows=2)
-    assert image.shape == (220, 440, 3)
-    assert boxes.shape == (7, 4)
-    upper, lower = boxes[:2], boxes[2:]
-    assert upper[:, 3].max() < lower[:, 1].min()                            # two rows
-    assert np.all(np.diff(upper[:, 0]) > 0) and np.all(np.diff(lower[:, 0]) > 0)
-    assert (lower[:, 3] - lower[:, 1]).min() > (upper[:, 3] - upper[:, 1]).max()
-    assert boxes[:, 0].min() > 0 and boxes[:, 2].max() < 440 and boxes[:, 3].max() < 220
-    assert render_plate("鲁B1234挂", "yellow", rows=2, px_per_mm=0.5)[0].shape == (110, 220, 3)
-    with pytest.raises(ValueError, match="7 characters"):
-        render_plate("沪AD12345", "green", rows=2)
-    with pytest.raises(ValueError, match="rows"):
-        render_plate("京A12345", "blue", rows=3)
-
-
-def test_scale_and_anisotropic_rendering():
-    image, boxes = render_plate("京A12345", "blue", px_per_mm=0.5)
-    assert image.shape == (70, 220, 3)
-    image, boxes = render_plate("京A12345", "blue", px_per_mm=(1.0, 0.25))
-    assert image.shape == (35, 440, 3)
-    np.testing.assert_allclose(boxes[0], [15.5, 6.25, 60.5, 28.75], atol=1e-4)
-    with pytest.raises(ValueError, match="px_per_mm"):
-        render_plate("京A12345", "blue", px_per_mm=0)
-
-
-def test_colours_and_ink_sit_in_the_boxes():
-    image, boxes = render_plate("京A12345", "blue")
-    r, g, b = image[..., 0].astype(int), image[..., 1].astype(int), image[..., 2].astype(int)
-    assert np.median(b - r) > 100                                   # blue plate
-    white = (r > 200) & (g > 200) & (b > 200)
-    in_box = np.zeros_like(white)
-    for x0, y0, x1, y1 in boxes.round().astype(int):
-        in_box[y0:y1, x0:x1] = True
-    assert white[in_box].mean() > 0.25
-    inner = np.zeros_like(white)
-    inner[10:-10, 10:-10] = True                                    # away from border, rivets
-    dot_x = int((boxes[1, 2] + boxes[2, 0]) / 2)
-    inner[:, dot_x - 8:dot_x + 9] = False                           # and the separator dot
-    assert white[inner & ~in_box].mean() < 0.01
-    yellow, _ = render_plate("京A12345", "yellow")
-    assert yellow[70, 5, 0] > 200 and yellow[70, 5, 2] < 100
-
-
-def test_police_character_is_red():
-    image, boxes = render_plate("川A1234警", "white")
-    x0, y0, x1, y1 = boxes[-1].round().astype(int)
-    glyph = image[y0:y1, x0:x1].astype(int)
-    ink = glyph[..., 0] - glyph[..., 1] > 100
-    assert ink.mean() > 0.2
-
-
-@pytest.mark.parametrize("text, kind, words", [
-    ("沪AD12345", "blue", "green"), ("京A12345", "green", "need 8"),
-    ("京A1234", "blue", "valid"), ("京A12345", "purple", "kind"),
-])
-def test_render_errors(text, kind, words):
-    with pytest.raises(ValueError, match=words):
-        render_plate(text, kind)
-
-
-def test_default_kind():
-    assert default_kind("京A12345") == "blue"
-    assert default_kind("沪AD12345") == "green"
-    assert default_kind("苏E1234学") == "yellow"
-    assert default_kind("川A1234警") == "white"
-    assert default_kind("粤Z1234澳") == "black"
-
-
-def test_render_with_rng_varies_and_is_reproducible():
-    a, _ = render_plate("京A12345", "blue", np.random.default_rng(0))
-    b, _ = render_plate("京A12345", "blue", np.random.default_rng(0))
-    c, _ = render_plate("京A12345", "blue", np.random.default_rng(1))
-    assert a.tobytes() == b.tobytes() and a.tobytes() != c.tobytes()
 
 
 @pytest.mark.parametrize("color", [False, True])
@@ -264,27 +125,68 @@ def test_clean_crop_is_the_plate_exactly():
     assert blue.mean() > 0.5
 
 
-@pytest.mark.parametrize("text, kind", [("京A12345", "blue"), ("沪AD12345", "green"),
-                                        ("川A1234警", "white")])
-def test_drawing_in_gray_matches_rgb_converted(text, kind):
-    import cv2
-
-    from minilpr.data.synth import _compose
-    rgb, boxes_rgb = _compose(text, kind, np.random.default_rng(0), 1.0, 0.5, gray=False)
-    gray, boxes_gray = _compose(text, kind, np.random.default_rng(0), 1.0, 0.5, gray=True)
-    converted = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(int)
-    assert gray.shape == converted.shape
-    assert np.abs(gray - converted).max() <= 3
-    np.testing.assert_array_equal(boxes_rgb, boxes_gray)
+def test_the_first_generator_is_reachable_and_the_default_differs():
+    old, _ = PlateGenerator(7, typeface=None, framing=None).batch(20)
+    same, _ = PlateGenerator(7, typeface=Typeface.classic(), framing=Framing.none()).batch(20)
+    new, _ = PlateGenerator(7).batch(20)
+    assert old.tobytes() == same.tobytes() and old.tobytes() != new.tobytes()
+    assert PlateGenerator(0, typeface=Typeface.classic()).typeface is None      # classic path
+    assert PlateGenerator(0, framing=Framing.none()).framing is None
+    assert PlateGenerator(0, augment=None).framing is None                     # clean crops
+    assert PlateGenerator(0, augment=AugmentConfig.only("tilt")).framing is None
+    assert PlateGenerator(0).typeface == Typeface() and PlateGenerator(0).framing == Framing()
 
 
-@given(valid_plates)
-@settings(max_examples=40)
-def test_any_valid_plate_renders(text):
-    kind = default_kind(text)
-    image, boxes = render_plate(text, kind, np.random.default_rng(0), px_per_mm=0.5)
-    assert image.shape == (70, 240 if len(text) == 8 else 220, 3)
-    assert boxes.shape == (len(text), 4)
-    assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2] <= image.shape[1])
-    assert np.all(boxes[:, 3] <= image.shape[0])
-    assert image.std() > 20                    # characters drawn, not a flat plate
+@pytest.mark.parametrize("face", ["stroke", "dejavu"])
+def test_a_single_face_typeface_draws_that_face(face, monkeypatch):
+    drawn = []
+    original = glyphs.glyph_mask
+
+    def spy(char, width, height, weight, face_):
+        drawn.append(face_ if char not in "京沪粤" else "cjk")
+        return original(char, width, height, weight, face_)
+
+    monkeypatch.setattr(plate_render, "glyph_mask", spy)
+    monkeypatch.setattr(plate_render, "_MASKS", {})
+    generator = PlateGenerator(5, typeface=Typeface(faces=((face, 1.0),), p_mixed=0.0))
+    for text in ("京A12345", "沪B67890", "粤C2D4F6"):
+        generator.sample(text)
+    assert set(drawn) == {face, "cjk"}
+
+
+TIGHT_CROP = replace(AugmentConfig.none(), p_crop=1.0, margin_x=(0.0, 0.0), margin_y=(0.0, 0.0))
+
+
+def test_framing_leans_and_shifts_the_plate_as_documented():
+    lean = Framing(p_shear=1.0, shear_std=0.2, max_shear=0.2, shift_x=(0.0, 0.0), p_zoom_x=0.0,
+                   p_zoom_y=0.0)
+    generator = PlateGenerator(6, augment=TIGHT_CROP, framing=lean)
+    slopes = []
+    for _ in range(30):
+        s = generator.sample()
+        (tl, _, _, bl) = s.corners
+        slopes.append((bl[0] - tl[0]) / (bl[1] - tl[1]))     # x per y along the left edge
+        width = 480 if len(s.text) == 8 else 440                  # mm: green plates are wider
+        plate = np.array([[0, 0], [width, 0], [width, 140], [0, 140]], np.float64)
+        np.testing.assert_allclose(apply_homography(s.homography, plate), s.corners, atol=1e-3)
+    slopes = np.array(slopes)
+    assert np.abs(slopes).max() <= 0.2 + 1e-6 and np.abs(slopes).min() < 0.2
+    assert slopes.std() > 0.05 and (slopes > 0).any() and (slopes < 0).any()
+    zoom = Framing(p_shear=0.0, shift_x=(0.0, 0.0), p_zoom_x=1.0, zoom_x=(1.1, 1.1), p_zoom_y=1.0,
+                   zoom_y=(1.25, 1.25))
+    s = PlateGenerator(6, augment=TIGHT_CROP, framing=zoom).sample("京A12345")
+    np.testing.assert_allclose(s.corners[:, 0], [-11, 231, 231, -11], atol=1e-3)  # both ends cut
+    np.testing.assert_allclose(s.corners[:, 1], [-4, -4, 36, 36], atol=1e-3)      # top, bottom
+    shift = Framing(p_shear=0.0, shift_x=(-0.05, -0.05), p_zoom_x=0.0, p_zoom_y=0.0)
+    s = PlateGenerator(6, augment=TIGHT_CROP, framing=shift).sample("京A12345")
+    np.testing.assert_allclose(s.corners[:, 0], [-11, 209, 209, -11], atol=1e-3)  # left cut
+
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(p_shear=1.5), "p_shear"), (dict(shift_x=(0.1, -0.1)), "shift_x"),
+    (dict(zoom_y=(0.0, 1.0)), "positive"), (dict(shear_std=-0.1), "positive"),
+])
+def test_framing_errors(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        Framing(**kwargs)

@@ -1,0 +1,267 @@
+"""The plate's glyphs: drawn once per face and weight, cropped, emboldened, fitted to slots.
+
+A face draws the letters and digits (``FACES``):
+
+- ``"noto"``: Noto Sans CJK SC as the first generator drew it: each letter or digit as wide as
+  the font draws it relative to its "0", a 1 with a flag (the classic look);
+- ``"stroke"``: the GA 36-style stroke font of ``minilpr.data.stroke_font``;
+- ``"noto_fill"``, ``"noto_mono"``, ``"dejavu"``, ``"dejavu_bold"``, ``"dejavu_mono"``: a
+  font's glyph stretched to fill the slot, as the standard draws every character; their 1 is a
+  bar as heavy as the font's stem.
+
+Province and special characters always come from Noto Sans CJK SC. Every font glyph is drawn
+once with Pillow/FreeType at size 256, cropped to its ink and thickened (``glyph_master``); each
+(character, slot size, weight, face) mask is then resized once and kept (``glyph_mask``). A plate
+is an alpha blend of these cached masks (``minilpr.data.plate_render``). ``Typeface`` says which
+faces and weights a generated plate is drawn with.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from minilpr.data.charset import PROVINCES, SPECIALS
+from minilpr.data.fonts import cjk_font_path, face_path
+from minilpr.data.stroke_font import STROKE_MM, stroke_glyph
+
+FONT_FACES = ("noto_fill", "noto_mono", "dejavu", "dejavu_bold", "dejavu_mono")
+FACES = ("noto", "stroke") + FONT_FACES
+_FILE_OF = {"noto": "noto", "noto_fill": "noto"}   # faces that share a font file
+# glyphs a face draws unlike a plate, and the glyph drawn instead: DejaVu Sans Mono's zero is
+# dotted, its O is the plain oval plates show (plates never carry the letter O)
+_SUBSTITUTES = {"dejavu_mono": {"0": "O"}}
+# DejaVu Sans Bold is bold already: thickened like the regular faces it would be a block
+_THICKENING = {"dejavu_bold": 0.25}
+
+
+@lru_cache(maxsize=None)
+def _font(face: str = "noto"):
+    from PIL import ImageFont
+
+    path = cjk_font_path() if _FILE_OF.get(face, face) == "noto" else face_path(face)
+    return ImageFont.truetype(str(path), size=256)
+
+
+# Stroke thickening, as a dilation radius in fractions of the glyph height: 0 is Noto Sans CJK
+# Regular, 0.03 a bold plate. Real plates vary with the font revision, wear and the camera, so
+# the generator draws one per plate; the last one is the canonical plate's (rng=None).
+STROKE_WEIGHTS = (0.005, 0.015, 0.03)
+# The same for the province characters of the realistic mix, drawn apart from the letters' and
+# spread around the ink measured in the real crops' province slots (docs/data.md).
+PROVINCE_WEIGHTS = (0.005, 0.01, 0.02, 0.03, 0.04)
+
+
+@lru_cache(maxsize=None)
+def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1], face: str = "noto") -> np.ndarray:
+    """The ink of ``char`` at font size 256, cropped to its bounding box and emboldened.
+
+    Parameters
+    ----------
+    weight : float
+        Dilation radius as a fraction of the glyph height (``STROKE_WEIGHTS``); for
+        ``face="stroke"`` the pen's width in mm (``stroke_font.STROKE_MM``).
+    face : str
+        One of ``FACES``.
+
+    Returns
+    -------
+    mask : (h, w) float32 in [0, 1]
+        Coverage (1 = ink), dilated by ``weight`` times the glyph height: plate characters have
+        heavier strokes than the font's regular weight. For the fill faces a 1 is a bar of the
+        font's stem width in a box of the slot's proportions; for ``"stroke"`` every glyph is
+        its whole 45 × 90 box.
+    """
+    from PIL import Image, ImageDraw
+
+    if face == "stroke":
+        return stroke_glyph(char, float(weight))
+    if face not in FACES:
+        raise ValueError(f"face must be one of {FACES}, got {face!r}")
+    font = _font(face)
+    canvas = Image.new("L", (384, 384), 0)
+    drawn = _SUBSTITUTES.get(face, {}).get(char, char)
+    ImageDraw.Draw(canvas).text((64, 32), drawn, font=font, fill=255)
+    mask = np.asarray(canvas, dtype=np.float32) / 255.0
+    rows, cols = np.nonzero(mask > 0.02)
+    if rows.size == 0:
+        raise ValueError(f"the font draws nothing for {char!r}")
+    mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    if char == "1" and face == "noto":
+        mask = _cut_foot(mask)
+    radius = max(1, round(mask.shape[0] * weight * _THICKENING.get(face, 1.0)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    mask = cv2.dilate(np.pad(mask, radius), kernel)
+    return _bar_like_stem(mask) if char == "1" and face != "noto" else mask
+
+
+def _cut_foot(mask: np.ndarray) -> np.ndarray:
+    """Noto's 1 stands on a foot serif; the plate font's 1 is a bare stem with a flag.
+
+    The bottom rows that are much wider than the stem are replaced by the stem, and the result
+    is cropped to its ink again.
+    """
+    widths = (mask > 0.02).sum(axis=1)
+    stem_row = mask[int(0.7 * len(mask))]
+    foot = np.nonzero(widths[::-1] <= widths[int(0.7 * len(mask))] + 2)[0][0]  # foot rows
+    if foot:
+        mask = mask.copy()
+        mask[-foot:] = stem_row
+    cols = np.nonzero(mask.max(axis=0) > 0.02)[0]
+    return mask[:, cols.min():cols.max() + 1]
+
+
+def _bar_like_stem(one: np.ndarray) -> np.ndarray:
+    """A plain bar as wide as the stem of a font's 1, centred in a 45 × 90 box of its height.
+
+    The plate's 1 is a bar; a font's 1 stretched to fill the slot would be a block. The bar is
+    at most 0.12 of the height (11 mm of 90; GA 36 draws about 10): a bold face's stem is not.
+    """
+    h = one.shape[0]
+    stem = int((one[int(0.6 * h)] > 0.5).sum())       # ink columns of the stem, below the flag
+    stem = min(stem, round(0.12 * h))
+    width = max(stem + 2, round(h * 45 / 90))
+    bar = np.zeros((h, width), np.float32)
+    x0 = (width - stem) // 2
+    bar[:, x0:x0 + stem] = 1.0
+    return bar
+
+
+@lru_cache(maxsize=4096)
+def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHTS[-1],
+               face: str = "noto") -> tuple[np.ndarray, np.ndarray]:
+    """``char`` fitted into a ``height × width`` pixel slot, as the plate font places it.
+
+    Every plate character has the same slot (45 × 90 mm). Chinese characters fill it (always in
+    Noto Sans CJK). For ``face="noto"`` letters and digits fill its height, and their width is
+    the slot's times their own width relative to the font's "0", capped at the slot: wide
+    letters are squeezed, a narrow 1 stays narrow and centred. Every other face fills the slot,
+    as GA 36 draws the characters (its 1 is a bar in the middle of the slot).
+
+    Parameters
+    ----------
+    weight : float
+        See ``glyph_master``: a dilation fraction, or for ``face="stroke"`` a pen width in mm.
+    face : str
+        One of ``FACES``; ignored (Noto) for Chinese characters.
+
+    Returns
+    -------
+    mask, inverse : (height, width) float32 in [0, 1], read-only (shared through the cache)
+        The coverage and one minus it (the two weights of a blend).
+    """
+    cjk = _is_cjk(char)
+    if cjk and face != "noto":
+        raise ValueError(f"Chinese characters are drawn in face 'noto', not {face!r}")
+    master = glyph_master(char, weight, face)
+    h, w = master.shape
+    if cjk or face != "noto":
+        ink_width = width
+    else:
+        zero_h, zero_w = glyph_master("0", weight).shape
+        relative = (w / h) / (zero_w / zero_h)
+        ink_width = max(1, min(width, round(width * relative)))
+    fitted = cv2.resize(master, (ink_width, height), interpolation=cv2.INTER_AREA)
+    out = np.zeros((height, width), np.float32)
+    x0 = (width - ink_width) // 2
+    out[:, x0:x0 + ink_width] = fitted
+    inverse = 1.0 - out
+    out.setflags(write=False)
+    inverse.setflags(write=False)
+    return out, inverse
+
+
+
+@dataclass(frozen=True)
+class Typeface:
+    """Which faces and weights draw a generated plate's characters.
+
+    Parameters
+    ----------
+    faces : tuple of (face, relative frequency)
+        The faces of the letters and digits (``FACES``); one is drawn per plate.
+    p_mixed : float
+        Probability that a plate draws a face per character instead (worn, repainted or
+        replaced characters; and a model that must not learn a face per position).
+    font_weights : tuple of float
+        Dilation fractions for the font faces, one drawn per plate.
+    stroke_mm : tuple of float
+        Pen widths (mm) for the ``"stroke"`` face, one drawn per plate.
+    province_weights : tuple of float
+        Dilation fractions for the Chinese characters, one drawn per plate; empty means the
+        letters' ``font_weights`` draw (the classic generator).
+
+    ``Typeface()`` is the realistic mix; ``Typeface.classic()`` the first generator's look
+    (Noto for everything, one weight per plate), drawing the same random numbers it did.
+    """
+
+    faces: tuple[tuple[str, float], ...] = (("stroke", 0.4), ("noto_fill", 0.15),
+                                            ("dejavu_mono", 0.15), ("noto_mono", 0.1),
+                                            ("dejavu", 0.1), ("dejavu_bold", 0.1))
+    p_mixed: float = 0.1
+    font_weights: tuple[float, ...] = STROKE_WEIGHTS
+    stroke_mm: tuple[float, ...] = STROKE_MM
+    province_weights: tuple[float, ...] = PROVINCE_WEIGHTS
+
+    @classmethod
+    def classic(cls) -> "Typeface":
+        """Noto Sans CJK for every character, one weight per plate: the first generator."""
+        return cls(faces=(("noto", 1.0),), p_mixed=0.0, province_weights=())
+
+    def __post_init__(self):
+        names = [f for f, _ in self.faces]
+        frequencies = [p for _, p in self.faces]
+        if not names or set(names) - set(FACES) or min(frequencies) < 0 \
+                or sum(frequencies) <= 0:
+            raise ValueError(f"Typeface: faces must pair some of {FACES} with non-negative "
+                             f"frequencies with a positive sum, got {self.faces}")
+        if not 0 <= self.p_mixed <= 1:
+            raise ValueError(f"Typeface: p_mixed must be in [0, 1], got {self.p_mixed}")
+        if not self.font_weights or not self.stroke_mm:
+            raise ValueError("Typeface: font_weights and stroke_mm need at least one value")
+        # derived once (a frozen dataclass sets them through object.__setattr__)
+        object.__setattr__(self, "_cdf", np.cumsum(frequencies).tolist())
+        object.__setattr__(self, "_total", sum(frequencies))
+        object.__setattr__(self, "_classic", names == ["noto"] and not self.province_weights)
+
+    def _face(self, u: float) -> str:
+        """The face at the uniform draw ``u`` in [0, 1)."""
+        i = bisect.bisect_right(self._cdf, u * self._total)
+        return self.faces[min(i, len(self.faces) - 1)][0]
+
+    def draw(self, text: str, rng: np.random.Generator | None) -> list[tuple[str, float]]:
+        """(face, weight) for each character of ``text``; ``rng=None`` is the canonical plate
+        (the first face at its heaviest font weight or a 10 mm pen, the boldest province)."""
+        if rng is None:
+            face = self.faces[0][0]
+            weight = 10.0 if face == "stroke" else self.font_weights[-1]
+            province = (self.province_weights or self.font_weights)[-1]
+            return [("noto", province) if _is_cjk(c) else (face, weight) for c in text]
+        if self._classic:
+            # the classic plate: one weight for every character, one draw (as it always was)
+            weight = self.font_weights[rng.integers(len(self.font_weights))]
+            return [("noto", weight)] * len(text)
+        # one call for all the plate's draws: NumPy's per-call overhead dominates such small draws
+        u = rng.random(5 + len(text)).tolist()
+        weight = self.font_weights[int(u[0] * len(self.font_weights))]
+        weights = self.province_weights or self.font_weights
+        province = weights[int(u[1] * len(weights))]
+        pen = self.stroke_mm[int(u[2] * len(self.stroke_mm))]
+        mixed = u[3] < self.p_mixed
+        face = self._face(u[4])
+        out = []
+        for c, u_char in zip(text, u[5:]):
+            if _is_cjk(c):
+                out.append(("noto", province))
+                continue
+            f = self._face(u_char) if mixed else face
+            out.append((f, pen if f == "stroke" else weight))
+        return out
+
+
+def _is_cjk(char: str) -> bool:
+    return char in PROVINCES or char in SPECIALS
