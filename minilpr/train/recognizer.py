@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from minilpr.data.charset import CHARS, encode
+from minilpr.models.recognizer import Recognizer, RecognizerConfig
 from minilpr.models.stn import CONFIGS as STN_PRESETS
 from minilpr.models.stn import LOCALISATION_LR_SCALE
+from minilpr.models.weights import save_weights
 from minilpr.nn.ctc import CTCLoss
 from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import PlateBatches, Prefetcher, every_kind, validation_augment
@@ -97,9 +99,8 @@ def ctc_targets(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return targets, lengths
 
 
-def build_model(preset: str, stn: str | None, seed: int):
-    from minilpr.models.recognizer import Recognizer, RecognizerConfig
-
+def build_model(preset: str, stn: str | None, seed: int) -> Recognizer:
+    """The recogniser of a preset (and STN preset), its weights drawn from ``seed``."""
     config = RecognizerConfig.preset(preset, stn=stn)
     return Recognizer(config, rng=np.random.default_rng(seed))
 
@@ -190,11 +191,6 @@ class RecognizerTask(Task):
                     "data": {"synthetic": True, "folders": list(self.recipe.data),
                              "images_seen": step * self.recipe.batch},
                     "accuracy": figures}
-        try:
-            from minilpr.models.weights import save_weights
-        except ImportError:
-            np.savez(path, **self.model.state_dict())
-            return
         save_weights(self.model, path, manifest)
 
     def config(self) -> dict:

@@ -12,6 +12,8 @@ import pytest
 
 from minilpr.data.charset import encode
 from minilpr.data.datasets import imwrite
+from minilpr.models.recognizer import Recognizer, RecognizerConfig
+from minilpr.models.weights import load_recognizer
 from minilpr.train.loop import TrainConfig, Trainer
 from minilpr.train.recognizer import (RECIPE_OPTIONS, RecognizerRecipe, RecognizerTask,
                                       _command_line, build_parser, ctc_targets, main)
@@ -87,7 +89,6 @@ def test_cli_help_through_python_m():
 
 
 def test_tiny_run_end_to_end_and_resume(tmp_path):
-    pytest.importorskip("minilpr.models.recognizer")
     crops = tmp_path / "crops"
     crops.mkdir()
     for text in ("京A12345", "沪B0C123"):
@@ -104,6 +105,11 @@ def test_tiny_run_end_to_end_and_resume(tmp_path):
     assert "val_accuracy" in header and "crops_accuracy" in header
     saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert saved["options"]["preset"] == "tiny" and saved["model"]["preset"] == "tiny"
+    model, manifest = load_recognizer(out / "best.npz")
+    assert model.config.preset == "tiny" and manifest["step"] == 3
+    assert manifest["command"].startswith("minilpr train recognizer --steps 3 --preset tiny")
+    assert set(manifest["accuracy"]) == {"val_accuracy", "val_char_accuracy", "crops_accuracy",
+                                         "crops_char_accuracy"}
 
     assert main(["--out", str(out), "--resume", "--lr", "0.5"]) == 1  # the recipe is kept
     assert main(["--out", str(out), "--preset", "tiny"]) == 1  # no fresh run over an old one
@@ -133,8 +139,7 @@ def recogniser_for(kind):
     rng = np.random.default_rng(0)
     if kind == "stand-in with STN":
         return StandInRecognizer(rng, "compact")
-    recognizer = pytest.importorskip("minilpr.models.recognizer")
-    return recognizer.Recognizer(recognizer.RecognizerConfig.preset("tiny"), rng=rng)
+    return Recognizer(RecognizerConfig.preset("tiny"), rng=rng)
 
 
 @pytest.mark.parametrize("kind", ["stand-in with STN", "tiny"])
