@@ -14,6 +14,8 @@ COMMANDS = {
     "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,sequence,stn,synth}"),
     "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),
     "anchors": ("minilpr.detect.anchors_cli", "k-means anchors of a data set's boxes"),
+    "train": ("minilpr.train.commands", "train a model: minilpr train {recognizer,locator}"),
+    "eval": ("minilpr.eval_command", "measure a trained model: minilpr eval recognizer --data DIR"),
 }
 
 

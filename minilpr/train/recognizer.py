@@ -1,0 +1,354 @@
+"""Training the recogniser: the task the shared `Trainer` runs, and ``minilpr train recognizer``.
+
+One step: a batch of 32 × 220 gray plates (synthetic, optionally mixed with crop folders) →
+``Recognizer.forward`` → logits (T = 27, N, K = 71) → CTC loss → ``backward``. With a spatial
+transformer in front, the localisation net is its own parameter group at
+`LOCALISATION_LR_SCALE` of the learning rate, optionally frozen at the identity for the first
+``--stn-stage`` steps, so the recogniser learns to read before the STN learns where to look.
+
+Validation: greedy-decoded exact-plate accuracy on a fixed synthetic set (every plate kind,
+tilt spread to ±30°, the same plates in every run) and on each real crop folder given with
+``--val``. Real crops measure; they are never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from minilpr.data.charset import CHARS, encode
+from minilpr.models.recognizer import Recognizer, RecognizerConfig
+from minilpr.models.stn import CONFIGS as STN_PRESETS
+from minilpr.models.stn import LOCALISATION_LR_SCALE
+from minilpr.models.weights import save_weights
+from minilpr.nn.ctc import CTCLoss
+from minilpr.train.checkpoint import CheckpointError
+from minilpr.train.data import PlateBatches, Prefetcher, every_kind, validation_augment
+from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
+from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
+from minilpr.train.task import ParamGroup, Task
+from minilpr.threads import limit_threads
+
+INPUT_SIZE = (32, 220)
+# The synthetic validation plates come from their own seed, the same in every run.
+VALIDATION_SEED = 20_260_101
+EVAL_BATCH = 64
+
+
+@dataclass(frozen=True)
+class RecognizerRecipe:
+    """The recogniser task's options (the loop's are in `TrainConfig`).
+
+    Attributes
+    ----------
+    preset : str
+        ``RecognizerConfig.preset`` name: "patent", "small" or "tiny".
+    stn : str or None
+        Spatial-transformer preset in front of the network, or None.
+    batch : int
+        Images per step.
+    seed : int
+        Fixes the weights' initialisation, dropout and every training batch.
+    stn_stage : int
+        Steps the STN stays frozen at the identity (0: it trains from the start).
+    val_size : int
+        Plates in the synthetic validation set.
+    val : tuple of str
+        Real crop folders evaluated at every evaluation (never trained on).
+    data : tuple of str
+        Crop folders mixed into the training batches (none by default).
+    data_share : float
+        Fraction of each batch taken from ``data`` when it is given.
+    workers : int
+        Data worker processes (0: in-process).
+    """
+
+    preset: str = "small"
+    stn: str | None = None
+    batch: int = 32
+    seed: int = 0
+    stn_stage: int = 0
+    val_size: int = 1000
+    val: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()
+    data_share: float = 0.5
+    workers: int = 1
+
+
+def ctc_targets(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Padded CTC targets from plate strings.
+
+    Returns
+    -------
+    targets : (N, L_max) int64
+        Class indices, padded with the blank (0).
+    lengths : (N,) int64
+    """
+    encoded = [encode(text) for text in texts]
+    lengths = np.array([len(e) for e in encoded], np.int64)
+    targets = np.zeros((len(texts), int(lengths.max(initial=0))), np.int64)
+    for n, e in enumerate(encoded):
+        targets[n, :len(e)] = e
+    return targets, lengths
+
+
+def build_model(preset: str, stn: str | None, seed: int) -> Recognizer:
+    """The recogniser of a preset (and STN preset), its weights drawn from ``seed``."""
+    config = RecognizerConfig.preset(preset, stn=stn)
+    return Recognizer(config, rng=np.random.default_rng(seed))
+
+
+class RecognizerTask(Task):
+    """The recogniser's training task for `Trainer`.
+
+    Parameters
+    ----------
+    recipe : RecognizerRecipe
+    model : Module, optional
+        A ready model (tests pass a stand-in); built from the recipe by default.
+    command : str
+        The command line, recorded in the weights' manifest.
+    """
+
+    best_metric = "val_accuracy"
+
+    def __init__(self, recipe: RecognizerRecipe, model=None, command: str = ""):
+        self.recipe = recipe
+        self.command = command
+        self.model = build_model(recipe.preset, recipe.stn, recipe.seed) if model is None \
+            else model
+        self.ctc = CTCLoss(blank=0)
+        self.source = PlateBatches(seed=recipe.seed, batch_size=recipe.batch, size=INPUT_SIZE,
+                                   folders=tuple(recipe.data), folder_share=recipe.data_share)
+        self.prefetcher = None
+        self._validation = None
+
+    def param_groups(self) -> list[ParamGroup]:
+        stn = getattr(self.model, "stn", None)
+        if stn is None:
+            return [ParamGroup("model", self.model.parameters())]
+        return [ParamGroup("model", self.model.recognizer_parameters()),
+                ParamGroup("stn", stn.parameters(), lr_scale=LOCALISATION_LR_SCALE,
+                           start_step=self.recipe.stn_stage)]
+
+    def open(self, start_step: int) -> None:
+        # Start the workers first: they import and warm up while the validation set is drawn.
+        self.prefetcher = Prefetcher(self.source, start=start_step, workers=self.recipe.workers)
+        self.validation_sets()
+
+    def close(self) -> None:
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+            self.prefetcher = None
+
+    def batch(self, step: int):
+        images, texts = self.prefetcher.get(step)
+        targets, lengths = ctc_targets(texts)
+        return images, targets, lengths
+
+    def loss_and_backward(self, batch) -> float:
+        images, targets, lengths = batch
+        logits = self.model.forward(images)  # (T, N, K)
+        T, N, _ = logits.shape
+        loss = self.ctc.forward(logits, targets, np.full(N, T, np.int64), lengths)
+        self.model.backward(self.ctc.backward())
+        return loss
+
+    def validation_sets(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """``{"val": synthetic, "<folder name>": real crops, ...}``, built once."""
+        if self._validation is None:
+            from minilpr.data.synth import PlateGenerator
+
+            plates = PlateGenerator(seed=VALIDATION_SEED, size=INPUT_SIZE,
+                                    augment=validation_augment(), kinds=every_kind())
+            sets = {"val": plates.batch(self.recipe.val_size)}
+            for folder in self.recipe.val:
+                crops = load_crop_folder(folder, INPUT_SIZE)
+                sets[Path(folder).name] = (crops.images, crops.texts)
+            self._validation = sets
+        return self._validation
+
+    def evaluate(self) -> dict[str, float]:
+        """Greedy-decoded plate and character accuracy on every validation set."""
+        figures = {}
+        for name, (images, texts) in self.validation_sets().items():
+            report = evaluate_recognizer(self.model, images, texts, batch=EVAL_BATCH)
+            figures[f"{name}_accuracy"] = report.plate_accuracy
+            figures[f"{name}_char_accuracy"] = report.char_accuracy
+        return figures
+
+    def save_best(self, path: Path, figures: dict, step: int) -> None:
+        manifest = {"preset": self.recipe.preset, "stn": self.recipe.stn,
+                    "charset": "".join(CHARS), "input_size": list(INPUT_SIZE),
+                    "command": self.command, "seed": self.recipe.seed, "step": step,
+                    "data": {"synthetic": True, "folders": list(self.recipe.data),
+                             "images_seen": step * self.recipe.batch},
+                    "accuracy": figures}
+        save_weights(self.model, path, manifest)
+
+    def config(self) -> dict:
+        model_config = getattr(self.model, "config", None)
+        return {"recipe": asdict(self.recipe),
+                "model": model_config.to_dict() if hasattr(model_config, "to_dict") else None}
+
+
+# ----- the command ------------------------------------------------------------------------------
+# Options that decide the maths: a resumed run must keep them (the others may change).
+RECIPE_OPTIONS = ("preset", "stn", "stn_stage", "batch", "lr", "final_lr", "warmup",
+                  "weight_decay", "clip", "seed", "data", "data_share")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minilpr train recognizer",
+        description="Train the patent's plate recogniser (CNN + BiLSTM + CTC, optional STN) on "
+                    "synthetic plates; writes checkpoint.npz, best.npz, log.csv, curves.png and "
+                    "config.json into --out.",
+        epilog="Real crop folders such as ../shared/data/real/lprnet-crops-dev are for --val "
+               "only: never pass them to --data. Ctrl-C saves a checkpoint; continue with the "
+               "same --out and --resume.")
+    add = parser.add_argument
+    add("--preset", default="small", choices=("patent", "small", "tiny"),
+        help="network size: the patent's widths, ÷4 or ÷8 (default: small)")
+    add("--stn", default=None, choices=tuple(STN_PRESETS), metavar="PRESET",
+        help=f"put a spatial transformer of this preset ({', '.join(STN_PRESETS)}) in front")
+    add("--stn-stage", type=int, default=0, metavar="STEPS",
+        help="keep the STN frozen at the identity for the first STEPS steps, then let it "
+             "warm up on its own (default: 0, it trains from the start)")
+    add("--steps", type=int, default=20000, help="optimizer steps in the run (default: 20000)")
+    add("--batch", type=int, default=32, help="images per step (default: 32)")
+    add("--lr", type=float, default=1e-3,
+        help="peak learning rate of AdamW (default: 1e-3); the STN gets "
+             f"{LOCALISATION_LR_SCALE} of it")
+    add("--final-lr", type=float, default=0.01, metavar="FRACTION",
+        help="the cosine ends at this fraction of the peak rate (default: 0.01)")
+    add("--warmup", type=int, default=500,
+        help="warm-up steps, from 10%% of the rate to all of it (default: 500)")
+    add("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: 1e-4)")
+    add("--clip", type=float, default=5.0,
+        help="clip the global gradient norm to this (default: 5)")
+    add("--seed", type=int, default=0,
+        help="seeds the weights, dropout and every training batch (default: 0)")
+    add("--out", type=Path, required=True, metavar="DIR", help="the run folder")
+    add("--resume", action="store_true",
+        help="continue the run in --out from its checkpoint.npz, with its saved options "
+             "(--steps, --eval-every, --checkpoint-every, --checkpoint-minutes, --threads, "
+             "--workers, --val and --val-size may change)")
+    add("--val", action="append", default=[], metavar="DIR",
+        help="a real crop folder (file name = plate) to measure at every evaluation; "
+             "repeatable; evaluation only, never trained on")
+    add("--val-size", type=int, default=1000,
+        help="plates in the fixed synthetic validation set (every kind, tilt to ±30°; "
+             "default: 1000)")
+    add("--data", action="append", default=[], metavar="DIR",
+        help="a crop folder to mix into the training batches; repeatable; none by default")
+    add("--data-share", type=float, default=0.5, metavar="FRACTION",
+        help="fraction of each batch taken from --data folders (default: 0.5)")
+    add("--eval-every", type=int, default=1000,
+        help="steps between evaluations, CSV rows and curve plots (default: 1000)")
+    add("--checkpoint-every", type=int, default=1000,
+        help="steps between checkpoints; 0 for time only (default: 1000)")
+    add("--checkpoint-minutes", type=float, default=10.0,
+        help="also checkpoint every this many minutes; 0 for steps only (default: 10)")
+    add("--threads", type=int, default=None,
+        help="BLAS threads (default: MINILPR_BLAS_THREADS, else 1 — the fastest on a busy "
+             "2-core laptop by a factor of five; see docs/training.md)")
+    add("--workers", type=int, default=1,
+        help="data worker processes making batches ahead; 0 makes them in the training "
+             "process (default: 1)")
+    add("--no-progress", action="store_true", help="no progress bar (for logs)")
+    return parser
+
+
+def _resumed_options(parser, argv, out: Path) -> argparse.Namespace:
+    """The saved run's options, overridden by those given now; refuses a changed recipe."""
+    config_path = out / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(f"{config_path}: no such file; is {out} a training run folder?")
+    saved = json.loads(config_path.read_text(encoding="utf-8"))["options"]
+    parser.set_defaults(**{k: v for k, v in saved.items()
+                           if k not in ("out", "resume", "no_progress")})
+    args = parser.parse_args(argv)
+    for name in RECIPE_OPTIONS:
+        if getattr(args, name) != saved.get(name):
+            raise ValueError(f"--resume: --{name.replace('_', '-')} is {getattr(args, name)!r} "
+                             f"but the run used {saved.get(name)!r}; a resumed run keeps its "
+                             "recipe")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.resume:
+            args = _resumed_options(parser, argv, args.out)
+        return _run(args)
+    except (CheckpointError, TrainingDiverged, ValueError, FileNotFoundError) as error:
+        print(f"minilpr train recognizer: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.resume and (args.out / "checkpoint.npz").exists():
+        raise ValueError(f"{args.out} already holds a run (checkpoint.npz); continue it with "
+                         "--resume, or choose another --out")
+    threads = limit_threads(args.threads)
+    recipe = RecognizerRecipe(preset=args.preset, stn=args.stn, batch=args.batch, seed=args.seed,
+                              stn_stage=args.stn_stage, val_size=args.val_size,
+                              val=tuple(str(v) for v in args.val),
+                              data=tuple(str(d) for d in args.data),
+                              data_share=args.data_share, workers=args.workers)
+    train = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup,
+                        final_lr_fraction=args.final_lr, weight_decay=args.weight_decay,
+                        clip=args.clip, eval_every=args.eval_every,
+                        checkpoint_every=args.checkpoint_every,
+                        checkpoint_minutes=args.checkpoint_minutes)
+    command = _command_line(args)
+    task = RecognizerTask(recipe, command=command)
+    out = args.out
+    trainer = Trainer(task, train, out, progress=not args.no_progress,
+                      resume_hint=f"minilpr train recognizer --out {shlex.quote(str(out))} "
+                                  "--resume")
+    if args.resume:
+        trainer.resume()
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    (out / "config.json").write_text(json.dumps(
+        {"options": options, "train": asdict(train), "recipe": asdict(recipe),
+         "model": task.config()["model"], "threads": threads, "command": command},
+        indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"training {args.preset}{' + STN ' + args.stn if args.stn else ''} from step "
+          f"{trainer.step} to {args.steps}; {threads} BLAS thread(s), "
+          f"{args.workers} data worker(s); run folder {out}")
+    started = time.perf_counter()
+    result = trainer.run()
+    if result.interrupted:
+        return 130
+    best = "none" if result.best is None else f"{result.best:.4f} at step {result.best_step}"
+    print(f"done: step {result.step} in {time.perf_counter() - started:.1f} s, "
+          f"{result.images_per_s:.0f} images/s, data wait {100 * result.data_wait:.1f} % of "
+          f"step time ({100 * result.data_wait_after_first:.1f} % after the first step); "
+          f"best {task.best_metric} {best}; weights {trainer.best_path}")
+    return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run: every option of the recipe spelt out."""
+    parts = ["minilpr", "train", "recognizer"]
+    for name in ("steps",) + RECIPE_OPTIONS:
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value is None or (name == "stn_stage" and not args.stn) or \
+                (name == "data_share" and not args.data):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            parts += [flag, str(item)]
+    return " ".join(shlex.quote(p) for p in parts)

@@ -1,0 +1,9 @@
+"""PyTorch twins of minilpr's models, loaded with the same weights by name.
+
+The builders live in `minilpr.bench._twins` (the recogniser benchmark times them in the same
+run); tests import them from here, after ``pytest.importorskip("torch")``.
+"""
+
+from minilpr.bench._twins import torch_recognizer, torch_state, torch_twin_of
+
+__all__ = ["torch_recognizer", "torch_state", "torch_twin_of"]
