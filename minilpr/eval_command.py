@@ -127,7 +127,10 @@ def _load_model(path: Path):
     try:
         model, _ = load_recognizer(path)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise _Failure(f"cannot load {path}: {error}") from None
+        message = str(error)   # the loader's messages name the file already
+        if not message.startswith(str(path)):
+            message = f"{path}: {message}"
+        raise _Failure(f"cannot load the weights {message}") from None
     return model
 
 
