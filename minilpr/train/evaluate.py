@@ -212,7 +212,7 @@ def _decode(log_probs: np.ndarray, decoder: str, beam_width: int) -> list[tuple[
         best = [h[0] if h else None
                 for h in prefix_beam_search(log_probs, beam_width=beam_width, top_k=1)]
     else:
-        from minilpr.data.grammar import plate_automaton
+        from minilpr.models.plate_ctc import plate_automaton
 
         # an empty list: no valid plate survived the beam; that counts as reading nothing
         best = [h[0] if h else None for h in constrained_beam_search(
@@ -245,7 +245,7 @@ def evaluate_recognizer(model, images: np.ndarray, texts: Sequence[str], decoder
         The labels.
     decoder : {"greedy", "beam", "grammar"}
         Best path; prefix beam search; beam search that only reads valid plate numbers
-        (``minilpr.data.grammar.plate_automaton``).
+        (``minilpr.models.plate_ctc.plate_automaton``).
     batch : int
         Images per forward pass.
     beam_width : int, optional
