@@ -40,6 +40,9 @@ def batch_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, index]))
 
 
+GENERATORS = ("realistic", "classic")
+
+
 @dataclass(frozen=True)
 class PlateBatches:
     """Recogniser batches: synthetic plates, optionally mixed with crops from folders.
@@ -58,6 +61,10 @@ class PlateBatches:
         Crop folders (file name = label) to mix in; none by default.
     folder_share : float
         Fraction of each batch drawn from the folders (when there are any).
+    generator : {"realistic", "classic"}
+        ``"realistic"``: the generator's defaults (the mix of typefaces filling the slot, lean
+        and off-centre framing); ``"classic"``: the first generator (Noto glyphs only, no
+        framing), kept to measure what the typeface work did to real accuracy.
 
     ``make(i)`` returns ``(images (N, 1, H, W) float32 in [0, 1], texts list of N str)``.
     The object is small and picklable: a worker process builds its own generator from it.
@@ -70,8 +77,11 @@ class PlateBatches:
     kinds: dict | None = None
     folders: tuple[str, ...] = ()
     folder_share: float = 0.5
+    generator: str = "realistic"
 
     def __post_init__(self):
+        if self.generator not in GENERATORS:
+            raise ValueError(f"--generator must be one of {GENERATORS}, got {self.generator!r}")
         if self.batch_size < 1:
             raise ValueError(f"--batch must be at least 1, got {self.batch_size}")
         if not 0 <= self.folder_share <= 1:
@@ -82,8 +92,9 @@ class PlateBatches:
         if generator is None:
             from minilpr.data.synth import PlateGenerator
 
+            looks = {} if self.generator == "realistic" else {"typeface": None, "framing": None}
             generator = PlateGenerator(seed=self.seed, size=self.size, augment=self.augment,
-                                       kinds=self.kinds)
+                                       kinds=self.kinds, **looks)
             object.__setattr__(self, "_plates", generator)
         return generator
 

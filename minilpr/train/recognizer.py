@@ -23,14 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from minilpr.data.charset import CHARS, encode
+from minilpr.data.charset import CHARS
+from minilpr.models.plate_ctc import ctc_targets
 from minilpr.models.recognizer import Recognizer, RecognizerConfig
 from minilpr.models.stn import CONFIGS as STN_PRESETS
 from minilpr.models.stn import LOCALISATION_LR_SCALE
 from minilpr.models.weights import save_weights
 from minilpr.nn.ctc import CTCLoss
 from minilpr.train.checkpoint import CheckpointError
-from minilpr.train.data import PlateBatches, Prefetcher, every_kind, validation_augment
+from minilpr.train.data import (GENERATORS, PlateBatches, Prefetcher, every_kind,
+                                validation_augment)
 from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
 from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
 from minilpr.train.task import ParamGroup, Task
@@ -68,6 +70,8 @@ class RecognizerRecipe:
         Fraction of each batch taken from ``data`` when it is given.
     workers : int
         Data worker processes (0: in-process).
+    generator : str
+        The synthetic plates' look: "realistic" (default) or "classic" (`PlateBatches`).
     """
 
     preset: str = "small"
@@ -80,23 +84,7 @@ class RecognizerRecipe:
     data: tuple[str, ...] = ()
     data_share: float = 0.5
     workers: int = 1
-
-
-def ctc_targets(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Padded CTC targets from plate strings.
-
-    Returns
-    -------
-    targets : (N, L_max) int64
-        Class indices, padded with the blank (0).
-    lengths : (N,) int64
-    """
-    encoded = [encode(text) for text in texts]
-    lengths = np.array([len(e) for e in encoded], np.int64)
-    targets = np.zeros((len(texts), int(lengths.max(initial=0))), np.int64)
-    for n, e in enumerate(encoded):
-        targets[n, :len(e)] = e
-    return targets, lengths
+    generator: str = "realistic"
 
 
 def build_model(preset: str, stn: str | None, seed: int) -> Recognizer:
@@ -126,7 +114,8 @@ class RecognizerTask(Task):
             else model
         self.ctc = CTCLoss(blank=0)
         self.source = PlateBatches(seed=recipe.seed, batch_size=recipe.batch, size=INPUT_SIZE,
-                                   folders=tuple(recipe.data), folder_share=recipe.data_share)
+                                   folders=tuple(recipe.data), folder_share=recipe.data_share,
+                                   generator=recipe.generator)
         self.prefetcher = None
         self._validation = None
 
@@ -188,7 +177,8 @@ class RecognizerTask(Task):
         manifest = {"preset": self.recipe.preset, "stn": self.recipe.stn,
                     "charset": "".join(CHARS), "input_size": list(INPUT_SIZE),
                     "command": self.command, "seed": self.recipe.seed, "step": step,
-                    "data": {"synthetic": True, "folders": list(self.recipe.data),
+                    "data": {"synthetic": True, "generator": self.recipe.generator,
+                             "folders": list(self.recipe.data),
                              "images_seen": step * self.recipe.batch},
                     "accuracy": figures}
         save_weights(self.model, path, manifest)
@@ -199,10 +189,9 @@ class RecognizerTask(Task):
                 "model": model_config.to_dict() if hasattr(model_config, "to_dict") else None}
 
 
-# ----- the command ------------------------------------------------------------------------------
 # Options that decide the maths: a resumed run must keep them (the others may change).
 RECIPE_OPTIONS = ("preset", "stn", "stn_stage", "batch", "lr", "final_lr", "warmup",
-                  "weight_decay", "clip", "seed", "data", "data_share")
+                  "weight_decay", "clip", "seed", "data", "data_share", "generator")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
              "default: 1000)")
     add("--data", action="append", default=[], metavar="DIR",
         help="a crop folder to mix into the training batches; repeatable; none by default")
+    add("--generator", default="realistic", choices=GENERATORS,
+        help="the synthetic plates' look: realistic (a mix of typefaces filling the slot, "
+             "lean and off-centre framing) or classic (the first generator: Noto glyphs, no "
+             "framing); default: realistic")
     add("--data-share", type=float, default=0.5, metavar="FRACTION",
         help="fraction of each batch taken from --data folders (default: 0.5)")
     add("--eval-every", type=int, default=1000,
@@ -277,10 +270,11 @@ def _resumed_options(parser, argv, out: Path) -> argparse.Namespace:
                            if k not in ("out", "resume", "no_progress")})
     args = parser.parse_args(argv)
     for name in RECIPE_OPTIONS:
-        if getattr(args, name) != saved.get(name):
+        # An option newer than the saved run counts as its default.
+        used = saved.get(name, parser.get_default(name))
+        if getattr(args, name) != used:
             raise ValueError(f"--resume: --{name.replace('_', '-')} is {getattr(args, name)!r} "
-                             f"but the run used {saved.get(name)!r}; a resumed run keeps its "
-                             "recipe")
+                             f"but the run used {used!r}; a resumed run keeps its recipe")
     return args
 
 
@@ -306,7 +300,8 @@ def _run(args: argparse.Namespace) -> int:
                               stn_stage=args.stn_stage, val_size=args.val_size,
                               val=tuple(str(v) for v in args.val),
                               data=tuple(str(d) for d in args.data),
-                              data_share=args.data_share, workers=args.workers)
+                              data_share=args.data_share, workers=args.workers,
+                              generator=args.generator)
     train = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup,
                         final_lr_fraction=args.final_lr, weight_decay=args.weight_decay,
                         clip=args.clip, eval_every=args.eval_every,

@@ -9,7 +9,7 @@ from minilpr.data.augment import AugmentConfig
 from minilpr.data.charset import KINDS
 from minilpr.data.datasets import imwrite
 from minilpr.data.synth import PlateGenerator
-from minilpr.train.data import (PlateBatches, Prefetcher, every_kind, load_crops,
+from minilpr.train.data import (PlateBatches, Prefetcher, batch_rng, every_kind, load_crops,
                                 validation_augment)
 
 SOURCE = PlateBatches(seed=3, batch_size=3, augment=AugmentConfig())
@@ -101,3 +101,16 @@ def test_validation_plates_tilt_to_thirty_degrees_and_cover_every_kind():
     tilts = np.abs([s.tilt_deg for s in samples])
     assert tilts.max() <= 30 and np.mean(tilts > 15) > 0.2  # σ = 15°: a third beyond 15°
     assert {s.kind for s in samples} == set(KINDS)
+
+
+def test_the_classic_generator_is_the_first_generator_and_realistic_the_default():
+    classic = PlateBatches(seed=5, batch_size=3, generator="classic").make(2)
+    first = PlateGenerator(seed=5, typeface=None, framing=None)
+    first.rng = batch_rng(5, 2)
+    images, texts = first.batch(3)
+    np.testing.assert_array_equal(classic[0], images)
+    assert classic[1] == texts
+    realistic = PlateBatches(seed=5, batch_size=3).make(2)
+    assert not np.array_equal(realistic[0], classic[0])
+    with pytest.raises(ValueError, match="--generator must be one of"):
+        PlateBatches(seed=5, batch_size=3, generator="fancy")
