@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from minilpr.data.colour import GRAY_WEIGHTS
 from minilpr.nn.activation import LeakyReLU
 from minilpr.nn.conv import Conv2d
 from minilpr.nn.dropout import Dropout
@@ -42,9 +43,8 @@ from minilpr.nn.spatial import (affine_grid, affine_grid_backward, affine_grid_f
 
 IDENTITY_THETA = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
-# ITU-R BT.601 luma weights for R, G, B (what OpenCV's RGB2GRAY uses). Channels are in RGB
+# The gray weights are the data's own (ITU-R BT.601, as OpenCV's RGB2GRAY). Channels are in RGB
 # order, as minilpr.data makes them; an image read with cv2.imread is BGR and must be flipped.
-GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,6 @@ class Trainer:
     def best_path(self) -> Path:
         return self.out / "best.npz"
 
-    # ----- state --------------------------------------------------------------------------------
     def state(self) -> TrainingState:
         """The whole training state now (copies)."""
         return TrainingState(
@@ -222,7 +221,6 @@ class Trainer:
             set_generator_state(rng, generators[name])
         self.task.model.load_state_dict(buffers, strict=False)
 
-    # ----- the loop -----------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Train from ``self.step`` to ``config.steps``; returns after the end or a Ctrl-C.
 
