@@ -360,8 +360,8 @@ class Recognizer(Module):
         A config, or a preset name (``Recognizer("tiny")``).
     rng : numpy.random.Generator or int or None
         One generator threaded through every layer in order (STN first), so a seed fixes the
-        whole model and no two layers share their draws; the dropout layers keep drawing
-        their masks from it during training.
+        whole model and no two layers share their draws. The dropout layers then share one
+        generator spawned from it (``model.dropout_rng``) for their masks.
 
     Shapes
     ------
@@ -428,6 +428,14 @@ class Recognizer(Module):
             width = f
         fc.append(Linear(width, config.num_classes, rng=rng))
         self.fc = Sequential(*fc)
+        # Every dropout (the head's and the STN's) draws its masks from one generator of its
+        # own, spawned from rng: training never consumes the caller's generator, and a
+        # checkpoint saves one state for all the masks.
+        masks = rng.spawn(1)[0]
+        for _, module in self.named_modules():
+            if isinstance(module, Dropout):
+                module.rng = masks
+        self.dropout_rng = masks
 
     @property
     def sequence_length(self) -> int:
