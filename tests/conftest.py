@@ -1,10 +1,13 @@
-"""Shared test settings: hypothesis profiles and the float64 gradient-check tolerance."""
+"""Shared test settings: hypothesis profiles, the float64 gradient-check tolerance, and one
+BLAS thread per test process."""
 
 import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+from minilpr.threads import limit_threads
 
 # Gradient checks are slow per example; a few dozen drawn shapes per test find the bugs.
 settings.register_profile("default", max_examples=25, deadline=None,
@@ -25,6 +28,13 @@ else:
     settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_configure(config):
+    """One BLAS thread in every test process: each xdist worker runs this hook too, so
+    ``pytest -n 2`` asks two threads of two cores, not four (see minilpr/threads.py); the
+    environment passes the count on to the lessons' kernels and other child processes."""
+    limit_threads()
 
 GRAD_TOL = 1e-6
 

@@ -132,12 +132,14 @@ class LocalisationNet(Module):
     ----------
     config : LocalisationConfig
     rng : numpy.random.Generator or int or None
-        Seeds the initial weights and the dropout masks.
+        Seeds the initial weights and the dropout masks: one Generator, handed to every layer in
+        turn (None: fresh entropy; see `minilpr.nn.init.default_rng`).
 
     Shapes: ``x : (N, 1, H, W)`` with ``(H, W) = config.in_size`` -> ``theta : (N, 2, 3)``.
     """
 
-    def __init__(self, config: LocalisationConfig = TABLE4, rng=None):
+    def __init__(self, config: LocalisationConfig = TABLE4,
+                 rng: np.random.Generator | int | None = None):
         super().__init__()
         rng = default_rng(rng)
         self.config = config
@@ -164,9 +166,11 @@ class LocalisationNet(Module):
                              f"{expected[1]}, {expected[2]}), got shape "
                              f"{getattr(x, 'shape', type(x).__name__)}")
         features = self.features.forward(x)  # (N, C_last, H', W')
-        return self.regressor.forward(features).reshape(-1, 2, 3)  # (N, 2, 3)
+        theta = self.regressor.forward(features).reshape(-1, 2, 3)  # (N, 2, 3)
+        return self._keep_for_backward(theta, names="dtheta")
 
     def backward(self, dtheta: np.ndarray) -> np.ndarray:
+        _, dtheta = self._take_for_backward(dtheta)
         dfeatures = self.regressor.backward(dtheta.reshape(-1, 6))  # (N, C_last, H', W')
         return self.features.backward(dfeatures)
 
@@ -207,6 +211,7 @@ class SpatialTransformer(Module):
     align_corners : bool
         The corner convention of `minilpr.nn.spatial`.
     rng : numpy.random.Generator or int or None
+        Passed to `LocalisationNet`, which threads one Generator through all its layers.
 
     Shapes: ``x : (N, C, H, W)`` -> ``out : (N, C, H_out, W_out)``.
 
@@ -230,7 +235,8 @@ class SpatialTransformer(Module):
     """
 
     def __init__(self, config: LocalisationConfig | str = TABLE4, in_channels: int = 1,
-                 out_size: tuple[int, int] | None = None, align_corners: bool = False, rng=None):
+                 out_size: tuple[int, int] | None = None, align_corners: bool = False,
+                 rng: np.random.Generator | int | None = None):
         super().__init__()
         if isinstance(config, str):
             if config not in CONFIGS:
@@ -246,7 +252,6 @@ class SpatialTransformer(Module):
         self.localisation = LocalisationNet(config, rng)
         self.theta = None
         self.grid = None
-        self._cache = None
 
     def localise(self, x: np.ndarray) -> np.ndarray:
         """``theta : (N, 2, 3)`` for a batch: where the STN would look, without warping.
@@ -266,12 +271,10 @@ class SpatialTransformer(Module):
         grid, grid_cache = affine_grid_forward(theta, (N, C, out_h, out_w), self.align_corners)
         out, sample_cache = grid_sample_forward(x, grid, self.align_corners)
         self.theta, self.grid = theta, grid
-        self._cache = (grid_cache, sample_cache, fit_cache, C)
-        return out
+        return self._keep_for_backward(out, (grid_cache, sample_cache, fit_cache, C))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        grid_cache, sample_cache, fit_cache, C = self._need_forward(self._cache)
-        self._cache = None
+        (grid_cache, sample_cache, fit_cache, C), dout = self._take_for_backward(dout)
         dx_sampled, dgrid = grid_sample_backward(dout, sample_cache)
         dtheta = affine_grid_backward(dgrid, grid_cache)  # (N, 2, 3)
         dseen = self.localisation.backward(dtheta)  # (N, 1, *config.in_size)

@@ -118,16 +118,12 @@ class LeakyReLU(Module):
         super().__init__()
         # A Python float: a NumPy float64 slope would turn float32 activations into float64.
         self.negative_slope = float(negative_slope)
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = leaky_relu_forward(x, self.negative_slope)
-        return out
+        return self._keep_for_backward(*leaky_relu_forward(x, self.negative_slope))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._need_forward(self._cache)
-        self._check_dout(dout, cache[0].shape)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return leaky_relu_backward(dout, cache)
 
     def extra_repr(self) -> str:
@@ -143,16 +139,12 @@ class LogSoftmax(Module):
     def __init__(self, dim: int = -1):
         super().__init__()
         self.dim = dim
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = log_softmax_forward(x, self.dim)
-        return out
+        return self._keep_for_backward(*log_softmax_forward(x, self.dim))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._need_forward(self._cache)
-        self._check_dout(dout, cache[0].shape)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return log_softmax_backward(dout, cache)
 
     def extra_repr(self) -> str:

@@ -24,29 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from minilpr.nn.checks import check_float, pair
 from minilpr.nn.init import default_rng, fans, kaiming_uniform, uniform_bias
-from minilpr.nn.kernels.conv import col2im_kernel, im2col_kernel
+from minilpr.nn.kernels.conv import col2im_kernel, conv_output_size, im2col_kernel
 from minilpr.nn.module import Module, Parameter
-
-
-def pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``; anything else is a clear error."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
-        return int(value[0]), int(value[1])
-    raise TypeError(f"{name} must be an int or a pair of ints (height, width), got {value!r}")
-
 
 def window_pairs(kernel_size, stride, padding) -> tuple[tuple[int, int], ...]:
     """``((KH, KW), (SH, SW), (PH, PW))`` from ints or pairs, checked by `pair`."""
     return pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(padding, "padding")
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Output length along one axis: ``(size + 2 * padding - kernel) // stride + 1``."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def _check_conv_args(x, w, b, stride, padding):
@@ -57,10 +42,8 @@ def _check_conv_args(x, w, b, stride, padding):
         raise ValueError(f"conv2d: stride must be positive, got {(SH, SW)}")
     if PH < 0 or PW < 0:
         raise ValueError(f"conv2d: padding must be non-negative, got {(PH, PW)}")
-    for name, a in (("x", x), ("weight", w)):
-        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
-            raise TypeError(f"conv2d: {name} must be a floating-point ndarray, got "
-                            f"{getattr(a, 'dtype', type(a).__name__)}")
+    check_float("conv2d: x", x)
+    check_float("conv2d: weight", w)
     if x.ndim != 4:
         raise ValueError(f"conv2d: x must be 4-D (N, C, H, W), got shape {x.shape}")
     if w.ndim != 4:
@@ -298,8 +281,9 @@ class Conv2d(Module):
     bias : bool
         Learn an additive bias per output channel.
     rng : numpy.random.Generator or int or None
-        Seeds the initialisation (PyTorch's default: He-uniform with ``negative_slope=sqrt(5)``,
-        i.e. U(±1/sqrt(C*KH*KW)), for the weight; U(±1/sqrt(C*KH*KW)) for the bias).
+        Draws the initialisation, PyTorch's default: He-uniform with ``negative_slope=sqrt(5)``,
+        i.e. U(±1/sqrt(C*KH*KW)), for the weight; U(±1/sqrt(C*KH*KW)) for the bias. None draws
+        from fresh entropy (see `minilpr.nn.init.default_rng`).
 
     Shapes
     ------
@@ -313,7 +297,7 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True, rng=None):
+                 bias: bool = True, rng: np.random.Generator | int | None = None):
         super().__init__()
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"Conv2d: channel counts must be positive, got in_channels="
@@ -331,7 +315,6 @@ class Conv2d(Module):
         self.weight = Parameter(kaiming_uniform(shape, rng, negative_slope=np.sqrt(5)))
         self.bias = Parameter(uniform_bias(out_channels, fans(shape)[0], rng)) if bias else None
         self._workspace: dict = {}
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x : (N, C, H, W) -> (N, F, H_out, W_out)``."""
@@ -343,15 +326,12 @@ class Conv2d(Module):
                              f"{x.shape[1]} (input shape {x.shape})")
         self._check_dtype(x, self.weight.data.dtype)
         bias = None if self.bias is None else self.bias.data
-        out, self._cache = conv2d_forward(x, self.weight.data, bias, self.stride, self.padding,
-                                          workspace=self._workspace)
-        return out
+        return self._keep_for_backward(*conv2d_forward(x, self.weight.data, bias, self.stride,
+                                                       self.padding, workspace=self._workspace))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout : (N, F, H_out, W_out) -> dx : (N, C, H, W)``; accumulates the weight grads."""
-        cache = self._need_forward(self._cache)
-        self._check_dout(dout, dtype=self.weight.data.dtype)  # conv2d_backward checks the shape
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         dx, dw, db = conv2d_backward(dout, cache)
         self.weight.grad += dw
         if self.bias is not None:

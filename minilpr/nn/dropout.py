@@ -45,7 +45,7 @@ def dropout_forward(x: np.ndarray, p: float, rng: np.random.Generator, training:
 
 def dropout_backward(dout: np.ndarray, cache: np.ndarray | None) -> np.ndarray:
     """dL/dx: the upstream gradient through the forward's scaled mask (the identity if none)."""
-    return dout if cache is None else dout * cache
+    return dout.copy() if cache is None else dout * cache
 
 
 class Dropout(Module):
@@ -56,29 +56,24 @@ class Dropout(Module):
     p : float
         Drop probability, in [0, 1).
     rng : numpy.random.Generator or int or None
-        Kept as ``self.rng``; every training forward draws a new mask from it.
+        Kept as ``self.rng``; every training forward draws a new mask from it (None: fresh
+        entropy; see `minilpr.nn.init.default_rng`).
 
     Shapes: any ``x`` -> ``out`` of the same shape.
     """
 
-    def __init__(self, p: float = 0.5, rng=None):
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout probability p must be in [0, 1), got {p}")
         self.p = float(p)
         self.rng = default_rng(rng)
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, mask = dropout_forward(x, self.p, self.rng, self.training)
-        # A tuple, so that "no mask" (eval) and "no forward yet" differ.
-        self._cache = (mask, x.shape)
-        return out
+        return self._keep_for_backward(*dropout_forward(x, self.p, self.rng, self.training))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        mask, shape = self._need_forward(self._cache)
-        self._check_dout(dout, shape)
-        self._cache = None
+        mask, dout = self._take_for_backward(dout)
         return dropout_backward(dout, mask)
 
     def extra_repr(self) -> str:

@@ -19,7 +19,8 @@ from minilpr.nn.shape import (from_sequence, to_sequence, upsample_nearest_backw
 from minilpr.nn.losses import bce_with_logits, cross_entropy, mse_loss
 from minilpr.nn.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from minilpr.nn.pool import maxpool2d_backward, maxpool2d_forward
-from minilpr.nn.recurrent import (lstm_backward, lstm_cell_backward, lstm_cell_forward,
-                                   lstm_direction_backward, lstm_direction_forward, lstm_forward)
+from minilpr.nn.lstm_cell import (lstm_cell_backward, lstm_cell_forward, lstm_direction_backward,
+                                  lstm_direction_forward)
+from minilpr.nn.recurrent import lstm_backward, lstm_forward
 from minilpr.nn.ctc import (ctc_loss, ctc_loss_backward, ctc_loss_forward,
                              ctc_loss_with_logits_backward, ctc_loss_with_logits_forward)

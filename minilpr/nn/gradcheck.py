@@ -94,9 +94,12 @@ def gradcheck(target: Module | FunctionPair, inputs, *, wrt: Sequence[int] | Non
     Parameters
     ----------
     target : Module or FunctionPair
-        A module is cast to float64 in place (``target.astype(np.float64)``). Modules that draw
-        random numbers must keep their ``numpy.random.Generator`` in an attribute named ``rng``:
-        its state is replayed before every forward so each evaluation sees the same draws.
+        A module is checked in float64 (``target.astype(np.float64)``) and then left as it was
+        found: its parameters, gradients and buffers (batch norm's running statistics) are the
+        arrays it had, of the dtype it had, and its train/eval modes, caches and random
+        generators are put back. Modules that draw random numbers must keep their
+        ``numpy.random.Generator`` in an attribute named ``rng``: its state is replayed before
+        every forward so each evaluation sees the same draws.
     inputs : ndarray or tuple
         The forward's positional arguments. Floating arrays are copied to float64.
     wrt : sequence of int, optional
@@ -117,6 +120,44 @@ def gradcheck(target: Module | FunctionPair, inputs, *, wrt: Sequence[int] | Non
     OrderedDict[str, float]
         Relative error for each checked input and parameter (parameters by dotted name).
     """
+    if not isinstance(target, Module):
+        return _gradcheck(target, inputs, wrt, eps, seed, max_elements, check_params,
+                          input_names)
+    found = _Found(target)
+    try:
+        target.astype(np.float64)
+        return _gradcheck(target, inputs, wrt, eps, seed, max_elements, check_params,
+                          input_names)
+    finally:
+        found.restore()
+
+
+class _Found:
+    """A module as gradcheck found it: every module's attributes, every parameter's arrays and
+    every generator's state.
+
+    ``astype`` gives the module new arrays and leaves the old ones untouched, so putting the old
+    references back restores every value and dtype exactly: parameters, gradients, buffers
+    (batch norm's running statistics), modes, caches.
+    """
+
+    def __init__(self, module: Module):
+        self.attributes = [(m, dict(m.__dict__)) for _, m in module.named_modules()]
+        self.params = [(p, p.data, p.grad) for p in module.parameters()]
+        self.generators = _random_generators(module)
+
+    def restore(self) -> None:
+        for m, attributes in self.attributes:
+            m.__dict__.clear()
+            m.__dict__.update(attributes)
+        for p, data, grad in self.params:
+            p.data, p.grad = data, grad
+        for generator, state in self.generators:
+            generator.bit_generator.state = state
+
+
+def _gradcheck(target, inputs, wrt, eps, seed, max_elements, check_params, input_names):
+    """`gradcheck` on a module already cast to float64, or on a function pair."""
     # A stream of its own: with plain default_rng(seed) the upstream gradient would equal an
     # input drawn by the caller with the same seed, and for some layers (batch norm) that
     # particular dout has an exactly zero input gradient.
@@ -126,9 +167,6 @@ def gradcheck(target: Module | FunctionPair, inputs, *, wrt: Sequence[int] | Non
         wrt = [i for i, a in enumerate(inputs) if _is_float(a)]
     if input_names is None:
         input_names = ["x"] if len(inputs) == 1 else [f"input{i}" for i in range(len(inputs))]
-
-    if isinstance(target, Module):
-        target.astype(np.float64)
     generators = _random_generators(target)
 
     def run_forward():

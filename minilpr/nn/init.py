@@ -8,6 +8,13 @@ for symmetric ones).
 
 Every function returns a new float32 array (cast it for float64 work); ``rng`` is required so that
 a model built twice from the same seed is the same model.
+
+Seeding a layer or a model: every constructor with parameters (or random masks) takes
+``rng : numpy.random.Generator, int or None`` and turns it into a Generator with `default_rng`.
+A model makes ONE Generator and hands that same object to each of its layers, so the layers draw
+one after another from one stream: two same-shaped layers of a model get different weights, and
+the same seed rebuilds the same model. ``None`` draws fresh entropy from the operating system —
+an unseeded layer is a new random layer every time, as with ``numpy.random.default_rng()``.
 """
 
 from __future__ import annotations
@@ -82,7 +89,17 @@ def uniform_bias(n: int, fan_in: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def default_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """Accept a Generator, a seed, or None (seed 0, so an unseeded model is still reproducible)."""
+    """The Generator a layer draws from: ``rng`` itself, a new one seeded with the int ``rng``,
+    or — for None — a new one seeded from fresh operating-system entropy.
+
+    A Generator is returned as is (not copied), so a model that passes one Generator to all its
+    layers gives each layer the next numbers of one stream.
+    """
     if isinstance(rng, np.random.Generator):
         return rng
-    return np.random.default_rng(0 if rng is None else rng)
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise TypeError(f"rng must be a numpy.random.Generator, a non-negative int seed or None, "
+                        f"got {rng!r}")
+    return np.random.default_rng(int(rng))

@@ -90,8 +90,9 @@ class Linear(Module):
     bias : bool
         Learn an additive bias.
     rng : numpy.random.Generator or int or None
-        Draws the initial weights; PyTorch's defaults: ``weight ~ U(-1/sqrt(C), 1/sqrt(C))``
-        (Kaiming-uniform with slope sqrt(5)) and the same bound for ``bias``.
+        Draws the initial weights, PyTorch's defaults: ``weight ~ U(-1/sqrt(C), 1/sqrt(C))``
+        (Kaiming-uniform with slope sqrt(5)) and the same bound for ``bias``. None draws from
+        fresh entropy (see `minilpr.nn.init.default_rng`).
 
     Attributes
     ----------
@@ -101,7 +102,8 @@ class Linear(Module):
     Shapes: ``x : (..., C)`` -> ``out : (..., F)``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 rng: np.random.Generator | int | None = None):
         super().__init__()
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, "
@@ -112,19 +114,14 @@ class Linear(Module):
         shape = (out_features, in_features)
         self.weight = Parameter(kaiming_uniform(shape, rng, negative_slope=np.sqrt(5.0)))
         self.bias = Parameter(uniform_bias(out_features, in_features, rng)) if bias else None
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_dtype(x, self.weight.data.dtype)
         bias = None if self.bias is None else self.bias.data
-        out, self._cache = linear_forward(x, self.weight.data, bias)
-        return out
+        return self._keep_for_backward(*linear_forward(x, self.weight.data, bias))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._need_forward(self._cache)
-        weight, lead_shape = cache[1], cache[3]
-        self._check_dout(dout, lead_shape + (weight.shape[0],), weight.dtype)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         dx, dweight, dbias = linear_backward(dout, cache)
         self.weight.grad += dweight
         if self.bias is not None:

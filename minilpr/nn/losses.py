@@ -141,15 +141,12 @@ class _Loss(Module):
         super().__init__()
         _check_reduction(reduction)
         self.reduction = reduction
-        self._grad = None
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float:
-        loss, self._grad = type(self).function(input, target, self.reduction)
-        return loss
+        return self._keep_for_backward(*type(self).function(input, target, self.reduction))
 
     def backward(self, dout=1.0) -> np.ndarray:
-        grad = self._need_forward(self._grad)
-        self._grad = None
+        grad, dout = self._take_for_backward(dout)
         # The loss is a scalar, so the chain rule is a single scaling.
         return (grad * dout).astype(grad.dtype, copy=False)
 

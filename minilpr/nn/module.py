@@ -10,6 +10,20 @@ A `Module` is a small object with two methods a student reads side by side:
 There is no autograd: composite modules call their children's ``backward`` in reverse order by
 hand, so the chain rule is written out where a reader can see it.
 
+The backward contract, kept by one pair of helpers that every layer calls:
+
+* ``forward`` ends with ``return self._keep_for_backward(out, cache)``: it keeps the cache and
+  the shape and dtype of every array in ``out``;
+* ``backward`` opens with ``cache, dout = self._take_for_backward(dout)``, which refuses (one
+  line each) a backward before any forward or a second one for one forward, and a ``dout`` whose
+  shape or dtype differs from the forward's output; then it clears the cache.
+* ``dout`` mirrors ``out``: an array for an array, a number for a scalar loss, a nest of tuples
+  for a nest (an LSTM's ``out, (h_n, c_n)``), where ``None`` — or a bare array for the first
+  entry alone — stands for zeros.
+* Gradients are the caller's: ``backward`` never writes into ``dout`` or its input, and never
+  returns an array that shares memory with ``dout`` or with another returned gradient, so a
+  caller summing fan-out gradients (``da += ...``) cannot corrupt another branch.
+
 Names follow PyTorch (``weight``, ``bias``, ``running_mean``, dotted names such as
 ``block.0.weight``) so that weights can be copied between the two by name.
 """
@@ -17,7 +31,8 @@ Names follow PyTorch (``weight``, ``bias``, ``running_mean``, dotted names such 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -48,6 +63,48 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+@dataclass(frozen=True)
+class _Leaf:
+    """The shape and dtype of one array of a forward's output (dtype None: a Python number)."""
+
+    shape: tuple
+    dtype: Any
+
+
+class _Kept(NamedTuple):
+    """What `Module._keep_for_backward` stores: the cache, the output's form, the dout names."""
+
+    cache: Any
+    form: Any
+    names: Any
+
+
+def _form_of(out):
+    """The `_Leaf` of every array in ``out``, nested in tuples as ``out`` is."""
+    if isinstance(out, tuple):
+        return tuple(_form_of(o) for o in out)
+    if isinstance(out, np.ndarray):
+        return _Leaf(out.shape, out.dtype)
+    return _Leaf((), None)
+
+
+def _default_names(form, label: str = "dout"):
+    if isinstance(form, tuple):
+        return tuple(_default_names(f, f"{label}[{i}]") for i, f in enumerate(form))
+    return label
+
+
+def _spelled(names) -> str:
+    """``("dout", ("dh_n", "dc_n"))`` -> ``"(dout, (dh_n, dc_n))"``."""
+    if isinstance(names, tuple):
+        return "(" + ", ".join(_spelled(n) for n in names) + ")"
+    return names
+
+
+def _first(names) -> str:
+    return _first(names[0]) if isinstance(names, tuple) else names
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -64,6 +121,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_cache", None)
 
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
@@ -87,7 +145,6 @@ class Module:
         setattr(self, name, value)
         self._buffers[name] = True
 
-    # ----- the two methods every layer writes -------------------------------------------------
     def forward(self, *inputs):
         raise NotImplementedError
 
@@ -105,21 +162,78 @@ class Module:
             raise TypeError(f"{type(self).__name__} got {x.dtype} input but computes in "
                             f"{np.dtype(expected)}; cast the input, or the module with .astype()")
 
-    def _check_dout(self, dout: np.ndarray, shape: tuple | None = None, dtype=None) -> None:
-        """Refuse an upstream gradient that does not fit the forward's output.
+    def _keep_for_backward(self, out, cache=None, names=None):
+        """End a forward: keep ``cache`` and the form of ``out`` for backward; return ``out``.
 
-        NumPy would otherwise broadcast a wrongly shaped ``dout`` into a silently wrong answer,
-        and a float64 ``dout`` would turn a whole float32 backward pass into float64.
+        Parameters
+        ----------
+        out : ndarray, number, or nested tuple of them
+            What the forward returns; ``dout`` must later match its shapes and dtypes.
+        cache : any
+            What backward needs, handed back by `_take_for_backward`.
+        names : str or nested tuple of str, optional
+            What to call each gradient in error messages, nested like ``out``
+            (default ``dout``, ``dout[0]``, ``dout[1][0]``, ...).
         """
+        form = _form_of(out)
+        object.__setattr__(self, "_cache", _Kept(cache, form, names or _default_names(form)))
+        return out
+
+    def _take_for_backward(self, dout):
+        """Open a backward: check ``dout`` against the forward's output, clear and return the cache.
+
+        Returns
+        -------
+        cache : what the forward passed to `_keep_for_backward`
+        dout : ``dout`` checked, and for a nested output completed with zeros where it held
+            None (or where a bare array stood for the first entry alone)
+
+        Raises
+        ------
+        RuntimeError
+            No forward since the last backward.
+        TypeError, ValueError
+            ``dout`` is not an array (a number, for a scalar loss), or differs from the output
+            in shape or dtype; NumPy would otherwise broadcast a wrongly shaped gradient into a
+            silently wrong answer, or turn a float32 backward pass into float64.
+        """
+        kept = self._need_forward(self._cache if isinstance(self._cache, _Kept) else None)
+        dout = self._checked_dout(dout, kept.form, kept.names)
+        object.__setattr__(self, "_cache", None)
+        return kept.cache, dout
+
+    def _checked_dout(self, dout, form, names):
+        name = f"{type(self).__name__}.backward"
+        if isinstance(form, tuple):
+            if not isinstance(dout, tuple):
+                # A bare gradient is the first output's; every other output's is zero.
+                dout = (dout,) + (None,) * (len(form) - 1)
+            if len(dout) != len(form):
+                raise ValueError(f"{name} takes {_first(names)} or {_spelled(names)}")
+            return tuple(self._checked_dout(d, f, n) if d is not None else _zeros(f)
+                         for d, f, n in zip(dout, form, names))
+        if isinstance(dout, tuple):
+            raise ValueError(f"{name} takes {_first(names)} or {_spelled(names)}")
+        if form.dtype is None:
+            if isinstance(dout, (bool, np.bool_)) or np.ndim(dout) != 0 or not np.isrealobj(dout):
+                raise TypeError(f"{name}: {names} must be a number (the output is a scalar), "
+                                f"got {type(dout).__name__} of shape {np.shape(dout)}")
+            return dout
+        self._check_dout(dout, form.shape, form.dtype, label=names)
+        return dout
+
+    def _check_dout(self, dout: np.ndarray, shape: tuple | None = None, dtype=None,
+                    label: str = "dout") -> None:
+        """Refuse an upstream gradient that does not fit the forward's output (one line)."""
         name = f"{type(self).__name__}.backward"
         if not isinstance(dout, np.ndarray):
-            raise TypeError(f"{name} needs a NumPy array dout, got {type(dout).__name__}")
+            raise TypeError(f"{name} needs a NumPy array {label}, got {type(dout).__name__}")
         if shape is not None and dout.shape != tuple(shape):
-            raise ValueError(f"{name}: dout has shape {dout.shape} but the forward's output "
-                             f"had shape {tuple(shape)}")
+            raise ValueError(f"{name}: {label} has shape {dout.shape}, expected {tuple(shape)} "
+                             "(the forward's output)")
         if dtype is not None and dout.dtype != dtype:
-            raise TypeError(f"{name}: dout is {dout.dtype} but the layer computes in "
-                            f"{np.dtype(dtype)}; cast dout")
+            raise TypeError(f"{name}: {label} is {dout.dtype} but the forward's output was "
+                            f"{np.dtype(dtype)}; cast {label}")
 
     def _need_forward(self, cache):
         """Return ``cache``, or raise the one-line error a backward-before-forward deserves."""
@@ -128,7 +242,6 @@ class Module:
                                "(or twice for one forward)")
         return cache
 
-    # ----- walking the tree -------------------------------------------------------------------
     def children(self) -> Iterator["Module"]:
         yield from self._modules.values()
 
@@ -155,7 +268,6 @@ class Module:
         for p in self.parameters():
             p.grad[...] = 0
 
-    # ----- modes and dtype ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         for _, module in self.named_modules():
             object.__setattr__(module, "training", mode)
@@ -177,7 +289,6 @@ class Module:
                     object.__setattr__(module, name, value.astype(dtype))
         return self
 
-    # ----- saving and loading -------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of every parameter and buffer, under PyTorch's dotted names."""
         state = OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
@@ -229,6 +340,13 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
+
+
+def _zeros(form):
+    """Zeros shaped like a forward's output form, for the gradients a caller left out."""
+    if isinstance(form, tuple):
+        return tuple(_zeros(f) for f in form)
+    return np.zeros(form.shape, form.dtype)
 
 
 class Sequential(Module):

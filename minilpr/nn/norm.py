@@ -265,7 +265,6 @@ class BatchNorm2d(Module):
         self.register_buffer("running_mean", np.zeros(num_features, dtype=np.float32))
         self.register_buffer("running_var", np.ones(num_features, dtype=np.float32))
         self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         _check_input(x, self.num_features)
@@ -277,16 +276,13 @@ class BatchNorm2d(Module):
             momentum = 1.0 / max(batches, 1)
         weight = self.weight.data if self.affine else None
         bias = self.bias.data if self.affine else None
-        out, self._cache = batchnorm2d_forward(x, weight, bias, self.running_mean,
-                                               self.running_var, self.training, momentum,
-                                               self.eps)
+        out, cache = batchnorm2d_forward(x, weight, bias, self.running_mean, self.running_var,
+                                         self.training, momentum, self.eps)
         self.num_batches_tracked = np.array(batches, dtype=np.int64)
-        return out
+        return self._keep_for_backward(out, cache)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._need_forward(self._cache)
-        self._check_dout(dout, cache[0].shape, self.running_mean.dtype)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         dx, dweight, dbias = batchnorm2d_backward(dout, cache)
         if self.affine:
             self.weight.grad += dweight

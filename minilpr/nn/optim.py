@@ -44,7 +44,23 @@ from typing import Iterable
 
 import numpy as np
 
-from minilpr.nn.module import Parameter
+from minilpr.nn.module import Module, Parameter
+
+
+def _parameter_list(owner: str, params) -> list[Parameter]:
+    """``params`` as a list, with a one-line hint for the natural mistakes: passing the module
+    itself, or one bare Parameter, instead of an iterable of Parameters."""
+    if isinstance(params, Module):
+        raise TypeError(f"{owner} takes the parameters, not the {type(params).__name__} module: "
+                        f"pass model.parameters(), e.g. {owner}(model.parameters(), ...)")
+    if isinstance(params, Parameter):
+        raise TypeError(f"{owner} takes an iterable of Parameters; wrap a single one in a "
+                        "list: [param]")
+    try:
+        return list(params)
+    except TypeError:
+        raise TypeError(f"{owner} takes an iterable of Parameters (model.parameters()), got "
+                        f"{type(params).__name__}") from None
 
 
 def _add_scaled(y: np.ndarray, a: float, x: np.ndarray, scratch: np.ndarray) -> None:
@@ -71,7 +87,7 @@ class Optimizer:
     _state_names: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Parameter], lr: float):
-        self.params = list(params)
+        self.params = _parameter_list(type(self).__name__, params)
         if not self.params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         for i, p in enumerate(self.params):
@@ -336,7 +352,7 @@ def clip_grad_norm(parameters: Iterable[Parameter], max_norm: float,
     float
         The global norm *before* clipping (worth logging: it shows exploding gradients).
     """
-    params = list(parameters)
+    params = _parameter_list("clip_grad_norm", parameters)
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm!r}")
     # Each tensor's norm in its own dtype (no copy); the sum of squares in Python's float64.

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minilpr.nn.conv import conv_output_size, pair
+from minilpr.nn.checks import check_float, pair
+from minilpr.nn.kernels.conv import conv_output_size
 from minilpr.nn.kernels.pool import (maxpool2d_backward_kernel, maxpool2d_forward_kernel,
                                      maxpool2x2_forward_kernel)
 from minilpr.nn.module import Module
@@ -38,9 +39,7 @@ def _check_pool_args(x, kernel_size, stride, padding):
     if PH < 0 or PW < 0 or 2 * PH > KH or 2 * PW > KW:
         raise ValueError(f"max_pool2d: padding must be between 0 and half the kernel size, got "
                          f"padding {(PH, PW)} for kernel {(KH, KW)}")
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"max_pool2d: x must be a floating-point ndarray, got "
-                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    check_float("max_pool2d: x", x)
     if x.ndim != 4:
         raise ValueError(f"max_pool2d: x must be 4-D (N, C, H, W), got shape {x.shape}")
     H, W = x.shape[2:]
@@ -176,18 +175,15 @@ class MaxPool2d(Module):
         self.padding = pair(padding, "MaxPool2d: padding")
         _check_pool_args(np.zeros((1, 1) + self.kernel_size), self.kernel_size, self.stride,
                          self.padding)
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x : (N, C, H, W) -> (N, C, H_out, W_out)``."""
-        out, self._cache = maxpool2d_forward(x, self.kernel_size, self.stride, self.padding)
-        return out
+        return self._keep_for_backward(*maxpool2d_forward(x, self.kernel_size, self.stride,
+                                                          self.padding))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout : (N, C, H_out, W_out) -> dx : (N, C, H, W)``."""
-        cache = self._need_forward(self._cache)
-        self._check_dout(dout, cache[0].shape)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return maxpool2d_backward(dout, cache)
 
     def extra_repr(self) -> str:

@@ -20,14 +20,8 @@ import math
 
 import numpy as np
 
+from minilpr.nn.checks import pair
 from minilpr.nn.module import Module
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    pair = (value, value) if np.isscalar(value) else tuple(value)
-    if (len(pair) != 2 or not all(float(v).is_integer() and v >= 1 for v in pair)):
-        raise ValueError(f"{name} must be a positive integer or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def upsample_nearest_forward(x: np.ndarray, scale_factor=2):
@@ -45,7 +39,7 @@ def upsample_nearest_forward(x: np.ndarray, scale_factor=2):
     cache : tuple
         ``(s_h, s_w)``.
     """
-    s_h, s_w = _pair(scale_factor, "Upsample scale_factor")
+    s_h, s_w = pair(scale_factor, "Upsample scale_factor", low=1)
     if x.ndim != 4:
         raise ValueError(f"Upsample expects an (N, C, H, W) input, got shape {x.shape}")
     N, C, H, W = x.shape
@@ -73,7 +67,7 @@ def upsample_nearest_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 def upsample_nearest_naive(x: np.ndarray, scale_factor=2) -> np.ndarray:
     """The reference: ``out[n, c, i, j] = x[n, c, i // s_h, j // s_w]`` by index arrays."""
-    s_h, s_w = _pair(scale_factor, "Upsample scale_factor")
+    s_h, s_w = pair(scale_factor, "Upsample scale_factor", low=1)
     rows = np.arange(x.shape[2] * s_h) // s_h
     cols = np.arange(x.shape[3] * s_w) // s_w
     return x[:, :, rows[:, None], cols[None, :]]
@@ -85,41 +79,34 @@ class Add(Module):
     No broadcasting: the two inputs must agree exactly, so a mismatched shortcut is an error
     rather than a silently wrong sum.
 
-    Shapes: ``a, b : (...)`` -> ``out : (...)``; backward returns ``(dout, dout)`` — the same
-    array twice (layers never write into the gradient they receive).
+    Shapes: ``a, b : (...)`` -> ``out : (...)``; backward returns ``(da, db)``, two copies of
+    ``dout`` — separate arrays, so a caller may accumulate into one without touching the other.
     """
-
-    def __init__(self):
-        super().__init__()
-        self._cache = None
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.shape != b.shape:
             raise ValueError(f"Add needs inputs of the same shape, got {a.shape} and {b.shape}")
         if a.dtype != b.dtype:
             raise TypeError(f"Add needs inputs of the same dtype, got {a.dtype} and {b.dtype}")
-        self._cache = a.shape
-        return a + b
+        return self._keep_for_backward(a + b)
 
     def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        shape = self._need_forward(self._cache)
-        self._check_dout(dout, shape)
-        self._cache = None
+        _, dout = self._take_for_backward(dout)
         # d(a + b)/da = d(a + b)/db = 1: both inputs receive the output gradient unchanged.
-        return dout, dout
+        return dout.copy(), dout.copy()
 
 
 class Concat(Module):
     """Concatenate tensors along ``dim`` (channels by default), as ``torch.cat``.
 
     Shapes: ``x_i : (N, C_i, H, W)`` -> ``out : (N, sum C_i, H, W)`` for ``dim=1``; every other
-    axis must agree. Backward returns one gradient slice per input, in order.
+    axis must agree. Backward returns one gradient per input, in order: copies of the slices of
+    ``dout``, so that each is an array of its own.
     """
 
     def __init__(self, dim: int = 1):
         super().__init__()
         self.dim = dim
-        self._cache = None
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         if not xs:
@@ -135,20 +122,16 @@ class Concat(Module):
                 raise ValueError(f"Concat along dim {self.dim} needs the other axes to agree, "
                                  f"got shapes {[x.shape for x in xs]}")
         sizes = [x.shape[axis] for x in xs]
-        out = np.concatenate(xs, axis=axis)
-        self._cache = (axis, sizes, out.shape)
-        return out
+        return self._keep_for_backward(np.concatenate(xs, axis=axis), (axis, sizes))
 
     def backward(self, dout: np.ndarray) -> tuple[np.ndarray, ...]:
-        axis, sizes, out_shape = self._need_forward(self._cache)
-        self._check_dout(dout, out_shape)
-        self._cache = None
+        (axis, sizes), dout = self._take_for_backward(dout)
         bounds = np.cumsum([0] + sizes)
         index = [slice(None)] * dout.ndim
         grads = []
         for start, stop in zip(bounds[:-1], bounds[1:]):
             index[axis] = slice(start, stop)
-            grads.append(dout[tuple(index)])
+            grads.append(dout[tuple(index)].copy())
         return tuple(grads)
 
     def extra_repr(self) -> str:
@@ -171,18 +154,13 @@ class Upsample(Module):
 
     def __init__(self, scale_factor=2):
         super().__init__()
-        self.scale_factor = _pair(scale_factor, "Upsample scale_factor")
-        self._cache = None
+        self.scale_factor = pair(scale_factor, "Upsample scale_factor", low=1)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, cache = upsample_nearest_forward(x, self.scale_factor)
-        self._cache = (cache, out.shape)
-        return out
+        return self._keep_for_backward(*upsample_nearest_forward(x, self.scale_factor))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache, out_shape = self._need_forward(self._cache)
-        self._check_dout(dout, out_shape)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return upsample_nearest_backward(dout, cache)
 
     def extra_repr(self) -> str:
@@ -199,7 +177,6 @@ class Flatten(Module):
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         start = self.start_dim % max(x.ndim, 1)
@@ -210,14 +187,11 @@ class Flatten(Module):
                              f"not fit an input of shape {x.shape}")
         merged = math.prod(x.shape[start:end + 1])
         out = x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])  # start..end merged
-        self._cache = (x.shape, out.shape)
-        return out
+        return self._keep_for_backward(out, x.shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        shape, out_shape = self._need_forward(self._cache)
-        self._check_dout(dout, out_shape)
-        self._cache = None
-        return dout.reshape(shape)
+        shape, dout = self._take_for_backward(dout)
+        return dout.reshape(shape).copy()  # a copy: the caller owns its gradient
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -230,20 +204,13 @@ class Identity(Module):
     ``dout``, so the caller may accumulate into it.
     """
 
-    def __init__(self):
-        super().__init__()
-        self._cache = None
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"Identity needs a NumPy array, got {type(x).__name__}")
-        self._cache = (x.shape, x.dtype)
-        return x
+        return self._keep_for_backward(x)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        shape, dtype = self._need_forward(self._cache)
-        self._check_dout(dout, shape, dtype)
-        self._cache = None
+        _, dout = self._take_for_backward(dout)
         return dout.copy()
 
 
@@ -283,17 +250,9 @@ class ToSequence(Module):
     ``dout : (T, N, C)`` back to ``(N, C, 1, W)`` — the same numbers, rearranged.
     """
 
-    def __init__(self):
-        super().__init__()
-        self._cache = None
-
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = to_sequence(x)
-        self._cache = (out.shape, out.dtype)
-        return out
+        return self._keep_for_backward(to_sequence(x))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        shape, dtype = self._need_forward(self._cache)
-        self._check_dout(dout, shape, dtype)
-        self._cache = None
+        _, dout = self._take_for_backward(dout)
         return from_sequence(dout)

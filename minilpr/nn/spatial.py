@@ -31,15 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from minilpr.nn.checks import check_float
 from minilpr.nn.kernels.spatial import grid_sample_backward_kernel, grid_sample_forward_kernel
 from minilpr.nn.module import Module
-
-
-def _check_float(name: str, a) -> np.ndarray:
-    if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must be a floating-point ndarray, got "
-                        f"{getattr(a, 'dtype', type(a).__name__)}")
-    return a
 
 
 def base_coordinates(n: int, align_corners: bool = False, dtype=np.float64) -> np.ndarray:
@@ -98,7 +92,7 @@ def affine_grid_forward(theta: np.ndarray, size, align_corners: bool = False):
     cache : tuple
         What `affine_grid_backward` needs.
     """
-    _check_float("affine_grid: theta", theta)
+    check_float("affine_grid: theta", theta)
     if theta.ndim != 3 or theta.shape[1:] != (2, 3):
         raise ValueError(f"affine_grid: theta must have shape (N, 2, 3), got {theta.shape}")
     if len(size) != 4:
@@ -150,8 +144,8 @@ def affine_grid(theta: np.ndarray, size, align_corners: bool = False) -> np.ndar
 
 
 def _check_sample_inputs(x: np.ndarray, grid: np.ndarray) -> None:
-    _check_float("grid_sample: x", x)
-    _check_float("grid_sample: grid", grid)
+    check_float("grid_sample: x", x)
+    check_float("grid_sample: grid", grid)
     if x.ndim != 4:
         raise ValueError(f"grid_sample: x must have shape (N, C, H, W), got {x.shape}")
     if grid.ndim != 4 or grid.shape[3] != 2:
@@ -222,7 +216,10 @@ def grid_sample_backward(dout: np.ndarray, cache):
     expected = x.shape[:2] + ix.shape[1:]
     if dout.shape != expected:
         raise ValueError(f"grid_sample_backward: dout has shape {dout.shape}, expected {expected}")
-    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    if dout.dtype != x.dtype:
+        raise TypeError(f"grid_sample_backward: dout is {dout.dtype} but the image is {x.dtype}; "
+                        "cast dout")
+    dout = np.ascontiguousarray(dout)
     dx = np.zeros_like(x)
     dix = np.empty_like(ix)
     diy = np.empty_like(iy)
@@ -309,15 +306,13 @@ class AffineGrid(Module):
     def __init__(self, align_corners: bool = False):
         super().__init__()
         self.align_corners = align_corners
-        self._cache = None
 
     def forward(self, theta: np.ndarray, size) -> np.ndarray:
-        grid, self._cache = affine_grid_forward(theta, size, self.align_corners)
-        return grid
+        return self._keep_for_backward(*affine_grid_forward(theta, size, self.align_corners),
+                                       names="dgrid")
 
     def backward(self, dgrid: np.ndarray) -> np.ndarray:
-        cache = self._need_forward(self._cache)
-        self._cache = None
+        cache, dgrid = self._take_for_backward(dgrid)
         return affine_grid_backward(dgrid, cache)
 
     def extra_repr(self) -> str:
@@ -330,15 +325,12 @@ class GridSample(Module):
     def __init__(self, align_corners: bool = False):
         super().__init__()
         self.align_corners = align_corners
-        self._cache = None
 
     def forward(self, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        out, self._cache = grid_sample_forward(x, grid, self.align_corners)
-        return out
+        return self._keep_for_backward(*grid_sample_forward(x, grid, self.align_corners))
 
     def backward(self, dout: np.ndarray):
-        cache = self._need_forward(self._cache)
-        self._cache = None
+        cache, dout = self._take_for_backward(dout)
         return grid_sample_backward(dout, cache)
 
     def extra_repr(self) -> str:

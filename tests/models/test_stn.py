@@ -210,8 +210,7 @@ class SamplerPathOnly(SpatialTransformer):
     """A wrong backward that forgets the image's path through theta."""
 
     def backward(self, dout):
-        grid_cache, sample_cache, _, _ = self._need_forward(self._cache)
-        self._cache = None
+        (grid_cache, sample_cache, _, _), dout = self._take_for_backward(dout)
         dx, dgrid = grid_sample_backward(dout, sample_cache)
         self.localisation.backward(affine_grid_backward(dgrid, grid_cache))
         return dx
@@ -325,3 +324,19 @@ def test_stn_learns_to_undo_a_known_tilt():
     final = np.mean((stn.forward(tilted) - clean) ** 2)
     assert final < 0.1 * initial, (initial, final)
     np.testing.assert_allclose(stn.theta.mean(axis=0), invert_theta(tilt), atol=0.06)
+
+
+def test_one_generator_seeds_the_whole_model():
+    config = LocalisationConfig(in_size=(5, 9), channels=(3, 3, 3), pool_after=(), hidden=4)
+    stn = SpatialTransformer(config)  # unseeded: still one stream through every layer
+    weights = dict(stn.named_parameters())
+    assert weights["localisation.features.2.weight"].shape == (3, 3, 3, 3)
+    assert not np.array_equal(weights["localisation.features.2.weight"].data,
+                              weights["localisation.features.4.weight"].data)
+    other = SpatialTransformer(config).state_dict()
+    assert not np.array_equal(other["localisation.features.0.weight"],
+                              stn.state_dict()["localisation.features.0.weight"])
+    for seeded in (lambda: SpatialTransformer(config, rng=3),
+                   lambda: SpatialTransformer(config, rng=np.random.default_rng(3))):
+        a, b = seeded().state_dict(), seeded().state_dict()
+        assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from minilpr.nn import FunctionPair, Module, Parameter, assert_gradcheck, gradcheck, relative_error
+from minilpr.nn import (BatchNorm2d, Conv2d, Dropout, FunctionPair, Linear, Module, Parameter,
+                        Sequential, assert_gradcheck, gradcheck, relative_error)
 
 
 def square_pair(wrong=False):
@@ -140,3 +141,35 @@ def test_a_nan_gradient_fails_instead_of_being_skipped(rng):
         assert_gradcheck(pair, rng.standard_normal(4))
     pair = FunctionPair(lambda x: (2 * x, x), lambda dout, x: dout * np.nan)
     assert not gradcheck(pair, rng.standard_normal(4), max_elements=2)["x"] < 1e-6
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_module_is_left_as_it_was_found(rng, training):
+    net = Sequential(Conv2d(2, 3, 3, padding=1, rng=rng), BatchNorm2d(3), Dropout(0.3, rng=1))
+    net.train(training)
+    x = rng.standard_normal((2, 2, 4, 5)).astype(np.float32)
+    net.forward(x)  # moves the running statistics once, and leaves a cache
+    net.backward(np.ones((2, 3, 4, 5), np.float32))
+    net.forward(x)
+    before = net.state_dict()
+    grads = [p.grad.copy() for p in net.parameters()]
+    rng_state = net[2].rng.bit_generator.state
+    assert_gradcheck(net, x.astype(np.float64), tol=1e-6)
+    after = net.state_dict()
+    assert list(after) == list(before)
+    for name in before:  # values and dtypes: float32 weights, the same running statistics
+        assert after[name].dtype == before[name].dtype, name
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    for p, g in zip(net.parameters(), grads):
+        assert p.grad.dtype == np.float32
+        np.testing.assert_array_equal(p.grad, g)
+    assert all(m.training == training for _, m in net.named_modules())
+    assert net[2].rng.bit_generator.state == rng_state
+    net.backward(np.ones((2, 3, 4, 5), np.float32))  # the cache of the caller's forward is back
+
+
+def test_a_failing_check_also_leaves_the_module_as_found(rng):
+    layer = Linear(3, 2, rng=0)
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 3\)"):
+        gradcheck(layer, (rng.standard_normal((2, 4)),))  # the wrong width fails in forward
+    assert layer.weight.data.dtype == layer.weight.grad.dtype == np.float32

@@ -1,10 +1,12 @@
-"""Initialisers: the sample variance of a large seeded draw matches each formula."""
+"""Initialisers: the sample variance of a large seeded draw matches each formula; layers seeded
+by one Generator, a seed, or fresh entropy."""
 
 import math
 
 import numpy as np
 import pytest
 
+from minilpr.nn import LSTM, Conv2d, Linear, LSTMCell
 from minilpr.nn.init import (default_rng, fans, kaiming_normal, kaiming_uniform,
                              leaky_relu_gain, uniform_bias, xavier_normal, xavier_uniform)
 
@@ -92,7 +94,28 @@ def test_default_rng():
     rng = np.random.default_rng(9)
     assert default_rng(rng) is rng
     assert default_rng(7).random() == np.random.default_rng(7).random()
-    assert default_rng(None).random() == np.random.default_rng(0).random()
+    assert default_rng(None).random() != default_rng(None).random()  # fresh entropy each time
+    for bad in (1.5, "7", True, -1):
+        with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+            default_rng(bad)
+
+
+@pytest.mark.parametrize("make", [lambda rng: Conv2d(3, 3, 3, rng=rng),
+                                  lambda rng: Linear(4, 4, rng=rng),
+                                  lambda rng: LSTMCell(3, 3, rng=rng),
+                                  lambda rng: LSTM(3, 3, bidirectional=True, rng=rng)])
+def test_unseeded_layers_differ_and_seeded_ones_repeat(make):
+    first, second = make(None).state_dict(), make(None).state_dict()
+    assert all(not np.array_equal(first[k], second[k]) for k in first)
+    for seeded in (lambda: make(7), lambda: make(np.random.default_rng(7))):
+        a, b = seeded().state_dict(), seeded().state_dict()
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_one_generator_threaded_through_layers_gives_each_its_own_draws():
+    rng = np.random.default_rng(0)
+    a, b = Conv2d(3, 3, 3, rng=rng), Conv2d(3, 3, 3, rng=rng)
+    assert not np.array_equal(a.weight.data, b.weight.data)
 
 
 @pytest.mark.parametrize("init", [kaiming_normal, kaiming_uniform, xavier_uniform, xavier_normal])

@@ -1,10 +1,15 @@
-"""The Module contract: registration, names, modes, state dicts and their error messages."""
+"""The Module contract: registration, names, modes, state dicts, the backward contract (every
+layer of the library: no in-place writes, gradients of their own, wrong dout refused, backward
+before forward refused) and their error messages."""
 
 import numpy as np
 import pytest
 
-from minilpr.nn import (Add, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, LeakyReLU, Linear,
-                        LogSoftmax, MaxPool2d, Module, Parameter, Sequential, Upsample)
+from minilpr.models.stn import IDENTITY_THETA, LocalisationConfig, SpatialTransformer
+from minilpr.nn import (LSTM, Add, AffineGrid, BatchNorm2d, Bidirectional, Concat, Conv2d,
+                        CrossEntropyLoss, Dropout, Flatten, GridSample, Identity, LeakyReLU,
+                        Linear, LogSoftmax, LSTMCell, MaxPool2d, Module, Parameter, Sequential,
+                        ToSequence, Upsample)
 
 
 class Scale(Module):
@@ -120,6 +125,24 @@ def every_layer():
     def pair(seed):
         return images(seed) + images(seed + 10)
 
+    def sequence(seed):
+        return images(seed, (5, 2, 3))
+
+    def with_state(shape, state_shape):
+        def make(seed):
+            x, h, c = (images(seed + k, s)[0] for k, s in enumerate([shape] + [state_shape] * 2))
+            return x, (h, c)
+        return make
+
+    def theta_and_size(seed):
+        theta = IDENTITY_THETA + 0.2 * images(seed, (2, 2, 3))[0]
+        return theta.astype(np.float32), (2, 1, 4, 5)
+
+    def image_and_grid(seed):
+        grid = np.random.default_rng(seed).uniform(-1.2, 1.2, (2, 3, 4, 2)).astype(np.float32)
+        return images(seed, (2, 2, 4, 5)) + (grid,)
+
+    tiny_stn = LocalisationConfig(in_size=(5, 9), channels=(3, 4, 3), pool_after=(0,), hidden=4)
     return {
         "Conv2d": (lambda: Conv2d(2, 3, 3, stride=(2, 1), padding=1, rng=0), images),
         "MaxPool2d": (lambda: MaxPool2d(3, stride=(2, 1), padding=1), images),
@@ -132,9 +155,20 @@ def every_layer():
         "Concat": (Concat, pair),
         "Upsample": (lambda: Upsample((2, 3)), images),
         "Flatten": (Flatten, images),
+        "Identity": (Identity, images),
+        "ToSequence": (ToSequence, lambda seed: images(seed, (2, 3, 1, 5))),
         "Sequential": (lambda: Sequential(Conv2d(2, 4, 3, padding=1, rng=0), BatchNorm2d(4),
                                           LeakyReLU(), MaxPool2d(2), Flatten(),
                                           Linear(4 * 3 * 2, 3, rng=1)), images),
+        "LSTM": (lambda: LSTM(3, 4, num_layers=2, bidirectional=True, rng=0), sequence),
+        "LSTM with a state": (lambda: LSTM(3, 4, num_layers=2, bidirectional=True, rng=0),
+                              with_state((5, 2, 3), (4, 2, 4))),
+        "LSTMCell": (lambda: LSTMCell(3, 4, rng=0), with_state((2, 3), (2, 4))),
+        "Bidirectional": (lambda: Bidirectional(LSTM(3, 4, rng=0), LSTM(3, 4, rng=1)), sequence),
+        "AffineGrid": (AffineGrid, theta_and_size),
+        "GridSample": (GridSample, image_and_grid),
+        "SpatialTransformer": (lambda: SpatialTransformer(tiny_stn, rng=0),
+                               lambda seed: images(seed, (2, 1, 5, 9))),
     }
 
 
@@ -145,6 +179,24 @@ def as_tuple(value):
     return value if isinstance(value, tuple) else (value,)
 
 
+def arrays(value) -> list:
+    """The arrays of a nest of tuples, in order (sizes and other plain values left out)."""
+    if isinstance(value, tuple):
+        return [a for v in value for a in arrays(v)]
+    return [value] if isinstance(value, np.ndarray) else []
+
+
+def random_like(value, rng, dtype=np.float32):
+    """A random gradient nested like a forward's output."""
+    if isinstance(value, tuple):
+        return tuple(random_like(v, rng, dtype) for v in value)
+    return rng.standard_normal(value.shape).astype(dtype)
+
+
+def first(value):
+    return first(value[0]) if isinstance(value, tuple) else value
+
+
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_no_call_overwrites_an_earlier_result_or_its_arguments(name):
     """Buffers reused between calls (the convolution's workspace) must never back an array
@@ -152,21 +204,48 @@ def test_no_call_overwrites_an_earlier_result_or_its_arguments(name):
     make, inputs = LAYERS[name]
     layer, rng = make(), np.random.default_rng(0)
     x1 = inputs(1)
-    x1_saved = [a.copy() for a in x1]
+    x1_saved = [a.copy() for a in arrays(x1)]
     out1 = layer(*x1)
-    out1_saved = out1.copy()
-    dout1 = rng.standard_normal(out1.shape).astype(np.float32)
-    dout1_saved = dout1.copy()
-    dx1 = as_tuple(layer.backward(dout1))
-    dx1_saved = [d.copy() for d in dx1]
+    out1_saved = [o.copy() for o in arrays(out1)]
+    dout1 = random_like(out1, rng)
+    dout1_saved = [d.copy() for d in arrays(dout1)]
+    dx1 = layer.backward(dout1)
+    dx1_saved = [d.copy() for d in arrays(dx1)]
     out2 = layer(*inputs(2))
-    layer.backward(rng.standard_normal(out2.shape).astype(np.float32))
-    np.testing.assert_array_equal(out1, out1_saved)
-    for d, saved in zip(dx1, dx1_saved):
-        np.testing.assert_array_equal(d, saved)
-    for a, saved in zip(x1, x1_saved):
-        np.testing.assert_array_equal(a, saved)
-    np.testing.assert_array_equal(dout1, dout1_saved)
+    layer.backward(random_like(out2, rng))
+    for now, saved in [(out1, out1_saved), (dx1, dx1_saved), (x1, x1_saved),
+                       (dout1, dout1_saved)]:
+        for a, b in zip(arrays(now), saved, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_gradients_are_arrays_of_their_own(name):
+    """Fan-out gradients are summed by hand (``da += ...``): no returned gradient may share
+    memory with dout or with another returned gradient."""
+    make, inputs = LAYERS[name]
+    layer = make()
+    out = layer(*inputs(0))
+    dout = random_like(out, np.random.default_rng(1))
+    grads = arrays(layer.backward(dout))
+    assert grads
+    for i, g in enumerate(grads):
+        assert not any(np.shares_memory(g, d) for d in arrays(dout)), f"gradient {i} is a view"
+        assert not any(np.shares_memory(g, other) for other in grads[i + 1:])
+
+
+def test_fan_out_gradients_can_be_accumulated_into(rng):
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    dout = rng.standard_normal((2, 3))
+    add, concat = Add(), Concat(1)
+    add(a, b)
+    da, db = add.backward(dout)
+    da += 1.0  # a route summing another branch into da must leave db (and dout) alone
+    np.testing.assert_array_equal(db, dout)
+    concat(a, b)
+    ga, gb = concat.backward(np.concatenate([dout, dout], axis=1))
+    ga += 1.0
+    np.testing.assert_array_equal(gb, dout)
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
@@ -174,19 +253,58 @@ def test_backward_refuses_a_dout_of_the_wrong_shape(name):
     # NumPy would broadcast a (1, ...) gradient against a (2, ...) output without a word.
     make, inputs = LAYERS[name]
     layer = make()
-    out = layer(*inputs(0))
+    out = first(layer(*inputs(0)))
     dout = np.ones((1,) + out.shape[1:], np.float32)
-    with pytest.raises(ValueError, match="dout has shape"):
+    with pytest.raises(ValueError, match="has shape .*, expected"):
         layer.backward(dout)
 
 
-@pytest.mark.parametrize("name", ["Conv2d", "BatchNorm2d", "Linear"])
+@pytest.mark.parametrize("name", list(LAYERS))
 def test_backward_refuses_a_float64_dout_in_a_float32_layer(name):
     make, inputs = LAYERS[name]
     layer = make()
     out = layer(*inputs(0))
-    with pytest.raises(TypeError, match=f"{name}.backward: dout is float64"):
-        layer.backward(np.ones(out.shape))
+    # A Sequential's last child refuses it: the message names the layer that holds the output.
+    who = "Linear" if name == "Sequential" else type(layer).__name__
+    with pytest.raises(TypeError, match=f"{who}.backward: "
+                                        r"\w+ is float64 but the forward's output was float32"):
+        layer.backward(random_like(out, np.random.default_rng(0), np.float64))
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_backward_before_forward_and_twice_are_refused(name):
+    make, inputs = LAYERS[name]
+    layer = make()
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        layer.backward(np.ones(3, np.float32))
+    out = layer(*inputs(0))
+    dout = random_like(out, np.random.default_rng(0))
+    layer.backward(dout)
+    with pytest.raises(RuntimeError, match="before forward .or twice for one forward."):
+        layer.backward(dout)
+
+
+def test_a_nested_output_names_its_gradients(rng):
+    lstm = LSTM(3, 4, rng=0)
+    x = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    out, (h_n, c_n) = lstm(x)
+    with pytest.raises(ValueError, match=r"LSTM.backward: dc_n has shape \(2, 4\), expected "
+                                         r"\(1, 2, 4\)"):
+        lstm.backward((None, (None, np.zeros((2, 4), np.float32))))
+    with pytest.raises(ValueError, match=r"takes dout or \(dout, \(dh_n, dc_n\)\)"):
+        lstm.backward((out, h_n, c_n))
+    cell = LSTMCell(3, 4, rng=0)
+    cell(x[0])
+    with pytest.raises(TypeError, match="LSTMCell.backward: dc is float64"):
+        cell.backward((None, np.zeros((2, 4))))
+
+
+def test_a_loss_takes_a_number_as_dout(rng):
+    loss = CrossEntropyLoss()
+    loss(rng.standard_normal((3, 4)).astype(np.float32), np.array([0, 1, 2]))
+    with pytest.raises(TypeError, match="CrossEntropyLoss.backward: dout must be a number"):
+        loss.backward(np.ones((3, 4), np.float32))
+    assert loss.backward(np.float32(2.0)).shape == (3, 4)
 
 
 def test_non_arrays_get_a_one_line_type_error():

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from minilpr.nn import SGD, Adam, AdamW, Parameter, clip_grad_norm
+from minilpr.nn import LSTM, SGD, Adam, AdamW, Parameter, clip_grad_norm
 
 
 def quadratic_problem(rng, n=5):
@@ -250,6 +250,21 @@ def test_bad_parameter_lists_are_refused():
         Adam([p, p])
     with pytest.raises(TypeError, match="lr must be a number"):
         Adam([p], lr="0.1")
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: Adam(ps),
+                                  lambda ps: AdamW(ps), lambda ps: clip_grad_norm(ps, 1.0)])
+def test_a_module_instead_of_its_parameters_says_what_to_pass(make):
+    model = LSTM(2, 3, rng=0)
+    with pytest.raises(TypeError, match=r"takes the parameters, not the LSTM module: pass "
+                                        r"model.parameters\(\)"):
+        make(model)
+    with pytest.raises(TypeError, match=r"wrap a single one in a list: \[param\]"):
+        make(model.weight_ih_l0)
+    with pytest.raises(TypeError, match=r"iterable of Parameters \(model.parameters\(\)\), "
+                                        "got float"):
+        make(0.1)
+    make(model.parameters())
 
 
 def test_casting_the_model_after_building_the_optimizer_is_refused():

@@ -2,8 +2,10 @@
 
 Random labels on random images have no pattern to learn: the network can only memorise them.
 If every layer's backward and the optimizer are right, the training loss falls from log(4)
-to nearly zero in a couple of hundred steps; a sign error or a missing gradient anywhere in
-the chain stalls it. This is the end-to-end counterpart of the per-layer gradient checks.
+to below 0.05 within `MAX_STEPS` = 100 full-batch steps (measured: 14 with Adam, 16 for the
+residual net, 17 with Nesterov SGD); with the linear head frozen it takes longer (211 and 280
+steps, within the 500 that test allows). A sign error or a missing gradient anywhere in the
+chain stalls it. This is the end-to-end counterpart of the per-layer gradient checks.
 """
 
 import numpy as np
@@ -13,7 +15,7 @@ from minilpr.nn import (SGD, Adam, Add, BatchNorm2d, Conv2d, Flatten, LeakyReLU,
                         Module, Sequential, cross_entropy)
 
 N, K, H, W = 16, 4, 12, 16
-MAX_STEPS = 100  # the whole network needs about 15 full-batch steps
+MAX_STEPS = 100  # the whole network needs 14-17 full-batch steps
 TARGET_LOSS = 0.05
 
 

@@ -1,5 +1,6 @@
 """LSTMCell, LSTM (multi-layer, bidirectional) and Bidirectional: gradient checks over drawn
-shapes, kernels against their NumPy references, compositions against each other, errors."""
+shapes, compositions against each other, errors. The step kernels against their NumPy
+references are in test_lstm_cell.py."""
 
 import math
 
@@ -10,9 +11,6 @@ from hypothesis import strategies as st
 
 from minilpr.nn import LSTM, Bidirectional, LSTMCell, assert_gradcheck
 from minilpr.nn.recurrent import StateAsInputs
-from minilpr.nn.kernels.recurrent import lstm_step_backward_kernel, lstm_step_forward_kernel
-from minilpr.nn.recurrent import (lstm_direction_forward, lstm_forward_reference,
-                                  lstm_step_backward_reference, lstm_step_forward_reference)
 from tests.conftest import GRAD_TOL
 
 sizes = st.integers(1, 3)
@@ -28,8 +26,6 @@ def copy_parameters(source, target, rename=lambda name: name):
     for name, p in source.named_parameters():
         params[rename(name)].data[...] = p.data
 
-
-# Gradient checks
 
 @given(N=sizes, D=sizes, H=sizes, bias=st.booleans(), seed=st.integers(0, 2**16))
 @example(N=1, D=1, H=1, bias=True, seed=0)
@@ -66,7 +62,8 @@ def test_lstm_gradcheck_with_initial_state(config, T, N, D, H, bias, seed):
 @pytest.mark.parametrize("config", CONFIGS)
 def test_lstm_gradcheck_without_state_returns_dx_alone(config, rng):
     num_layers, bidirectional = CONFIGS[config]
-    lstm = LSTM(2, 3, num_layers=num_layers, bidirectional=bidirectional, rng=rng)
+    lstm = LSTM(2, 3, num_layers=num_layers, bidirectional=bidirectional,
+                rng=rng).astype(np.float64)
     assert_gradcheck(lstm, rng.standard_normal((3, 2, 2)), tol=GRAD_TOL)
     out, _ = lstm.forward(rng.standard_normal((3, 2, 2)))
     assert isinstance(lstm.backward(np.ones_like(out)), np.ndarray)
@@ -79,70 +76,6 @@ def test_bidirectional_composition_gradcheck(rng):
                      input_names=["x", "h0", "c0"])
     assert_gradcheck(layer, x, tol=GRAD_TOL)
 
-
-# The kernels against their references
-
-@pytest.mark.kernel
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("N, H", [(1, 1), (3, 5)])
-def test_step_forward_kernel_matches_reference(rng, dtype, N, H):
-    gates_in = (3 * rng.standard_normal((N, 4 * H))).astype(dtype)
-    hg = rng.standard_normal((N, 4 * H)).astype(dtype)
-    bias = rng.standard_normal(4 * H).astype(dtype)
-    c_prev = rng.standard_normal((N, H)).astype(dtype)
-    gates, c, h = gates_in.copy(), np.empty((N, H), dtype), np.empty((N, H), dtype)
-    lstm_step_forward_kernel(gates, hg, bias, c_prev, c, h)
-    expected = lstm_step_forward_reference(gates_in, hg, bias, c_prev)
-    for got, want in zip((gates, c, h), expected):
-        assert got.dtype == dtype
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.kernel
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("N, H", [(1, 1), (3, 5)])
-def test_step_backward_kernel_matches_reference(rng, dtype, N, H):
-    a = rng.standard_normal((N, 4 * H))
-    gates = np.concatenate([1 / (1 + np.exp(-a[:, :2 * H])), np.tanh(a[:, 2 * H:3 * H]),
-                            1 / (1 + np.exp(-a[:, 3 * H:]))], axis=1).astype(dtype)
-    c_prev, c, dh_out, dh_next, dc = (rng.standard_normal((N, H)).astype(dtype) for _ in range(5))
-    dgates_want, dc_prev_want = lstm_step_backward_reference(gates, c_prev, c, dh_out + dh_next,
-                                                             dc)
-    dgates = np.empty_like(gates)
-    lstm_step_backward_kernel(gates, c_prev, c, dh_out, dh_next, dc, dgates)
-    np.testing.assert_allclose(dgates, dgates_want, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(dc, dc_prev_want, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.kernel
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("T, N, D, H", [(1, 1, 1, 1), (5, 2, 3, 4)])
-def test_direction_matches_the_plain_reference(rng, reverse, T, N, D, H):
-    lstm = LSTM(D, H, rng=rng)
-    args = (rng.standard_normal((T, N, D)).astype(np.float32),
-            *(s.astype(np.float32) for s in random_state(rng, (N, H))),
-            lstm.weight_ih_l0.data, lstm.weight_hh_l0.data, lstm.bias_ih_l0.data,
-            lstm.bias_hh_l0.data)
-    out, h_n, c_n, _ = lstm_direction_forward(*args, reverse=reverse)
-    for got, want in zip((out, h_n, c_n), lstm_forward_reference(*args, reverse=reverse)):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    # The last state of the reverse direction is the one at t = 0.
-    np.testing.assert_array_equal(h_n, out[0] if reverse else out[-1])
-
-
-@pytest.mark.kernel
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_activations_saturate_without_nan(dtype):
-    H = 2
-    gates = np.array([[100.0, -100.0] * 4, [-100.0, 100.0] * 4], dtype)
-    c, h = np.empty((2, H), dtype), np.empty((2, H), dtype)
-    lstm_step_forward_kernel(gates, np.zeros_like(gates), np.zeros(4 * H, dtype),
-                             np.zeros((2, H), dtype), c, h)
-    assert np.all(np.isfinite(gates)) and np.all(np.isfinite(c)) and np.all(np.isfinite(h))
-    np.testing.assert_allclose(gates[0], [1, 0] * 2 + [1, -1] + [1, 0], atol=1e-7)
-
-
-# Compositions agree
 
 def run_and_backward(module, x, state, dout, dh, dc):
     module.zero_grad()
@@ -243,8 +176,6 @@ def test_gradients_accumulate_over_backward_calls(rng):
         np.testing.assert_allclose(p.grad, 2 * once[name], rtol=1e-12)
 
 
-# Dtypes, construction, errors
-
 def test_float32_path_stays_float32_and_agrees_with_float64(rng):
     lstm32 = LSTM(3, 4, num_layers=2, bidirectional=True, rng=rng)
     lstm64 = LSTM(3, 4, num_layers=2, bidirectional=True).astype(np.float64)
@@ -334,14 +265,24 @@ def test_forward_errors_are_clear(rng):
         LSTM(3, 4, num_layers=1.5)
 
 
-def test_pure_function_refuses_mixed_dtypes_and_misfitting_weights():
-    x = np.zeros((2, 1, 3), np.float32)
-    h = np.zeros((1, 4), np.float32)
-    w_ih, w_hh = np.zeros((16, 3), np.float32), np.zeros((16, 4))
-    with pytest.raises(TypeError, match="x is float32 but w_hh is float64"):
-        lstm_direction_forward(x, h, h, w_ih, w_hh)
-    with pytest.raises(ValueError, match="do not fit an input of size 3"):
-        lstm_direction_forward(x, h, h, np.zeros((16, 2), np.float32), w_hh.astype(np.float32))
+def test_a_batch_first_input_is_refused_where_it_can_be_told_apart(rng):
+    lstm = LSTM(3, 4, rng=0)
+    N, T = 2, 5
+    batch_first = rng.standard_normal((N, T, 3)).astype(np.float32)
+    h0 = np.zeros((1, N, 4), np.float32)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 5, 4\), got \(1, 2, 4\) — x "
+                                         r"looks batch-first \(N, T, D\) with N = 2.*"
+                                         r"x.transpose\(1, 0, 2\)"):
+        lstm.forward(batch_first, (h0, h0))
+    out, _ = lstm.forward(batch_first.transpose(1, 0, 2), (h0, h0))  # the layout it takes
+    assert out.shape == (T, N, 4)
+    with pytest.raises(ValueError, match=r"shape \(T, N, 3\) — time, batch, features — got "
+                                         r"\(2, 3\); the sequence layout is time-first"):
+        lstm.forward(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="ToSequence"):
+        lstm.forward(np.zeros((2, 3, 1, 5), np.float32))  # a CNN's map fed in directly
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 5, 4\), got \(1, 3, 4\)$"):
+        lstm.forward(batch_first, (np.zeros((1, 3, 4), np.float32),) * 2)  # no false hint
 
 
 def test_backward_errors_are_clear(rng):

@@ -103,9 +103,15 @@ def test_upsample_backward_sums_each_block():
     np.testing.assert_array_equal(layer.backward(dout), [[[[0 + 1 + 4 + 5, 2 + 3 + 6 + 7]]]])
 
 
-@pytest.mark.parametrize("scale", [0, 1.5, (2, 2, 2), -1])
+@pytest.mark.parametrize("scale", [0, -1, (2, 0)])
 def test_upsample_factor_is_validated(scale):
     with pytest.raises(ValueError, match="scale_factor must be a positive integer"):
+        Upsample(scale)
+
+
+@pytest.mark.parametrize("scale", [1.5, 2.0, (2, 2, 2), True])
+def test_upsample_factor_must_be_ints(scale):
+    with pytest.raises(TypeError, match="scale_factor must be an int or a pair of ints"):
         Upsample(scale)
 
 

@@ -284,3 +284,16 @@ def test_bad_inputs_are_refused(rng):
         affine_grid(np.zeros((2, 2, 3), int), x.shape)
     with pytest.raises(RuntimeError, match="GridSample.backward called before forward"):
         GridSample().backward(np.zeros((2, 1, 4, 4)))
+
+
+def test_grid_sample_backward_refuses_a_dout_of_another_dtype(rng):
+    x = rng.standard_normal((1, 1, 4, 4)).astype(np.float32)
+    grid = affine_grid(np.tile(IDENTITY, (1, 1, 1)), x.shape).astype(np.float32)
+    out, cache = grid_sample_forward(x, grid)
+    with pytest.raises(TypeError, match="grid_sample_backward: dout is float64 but the image is "
+                                        "float32"):
+        grid_sample_backward(np.ones(out.shape), cache)
+    layer = GridSample()
+    layer(x, grid)
+    with pytest.raises(TypeError, match="GridSample.backward: dout is float64"):
+        layer.backward(np.ones(out.shape))

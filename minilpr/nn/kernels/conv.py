@@ -17,6 +17,16 @@ from numba import njit
 
 
 @njit(cache=True)
+def conv_output_size(size, kernel, stride, padding):
+    """Output length along one axis: ``(size + 2 * padding - kernel) // stride + 1``.
+
+    The one home of the formula: the kernels below call it, and so do the layers
+    (`minilpr.nn.conv` re-exports it).
+    """
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+@njit(cache=True)
 def inside_range(j, S, P, size, out_size):
     """The outputs ``o`` whose input position ``o * S - P + j`` lies inside ``[0, size)``.
 
@@ -43,8 +53,7 @@ def im2col_kernel(x, KH, KW, SH, SW, PH, PW, cols):
         likewise ``W_out``.
     """
     N, C, H, W = x.shape
-    H_out = (H + 2 * PH - KH) // SH + 1
-    W_out = (W + 2 * PW - KW) // SW + 1
+    H_out, W_out = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
     for c in range(C):
         for i in range(KH):
             for j in range(KW):
@@ -83,8 +92,7 @@ def col2im_kernel(cols, KH, KW, SH, SW, PH, PW, dx):
         Must hold zeros on entry; receives the sums.
     """
     N, C, H, W = dx.shape
-    H_out = (H + 2 * PH - KH) // SH + 1
-    W_out = (W + 2 * PW - KW) // SW + 1
+    H_out, W_out = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
     for c in range(C):
         for i in range(KH):
             for j in range(KW):

@@ -1,4 +1,4 @@
-"""Numba loops of one LSTM time step: the elementwise gate maths (`minilpr.nn.recurrent`).
+"""Numba loops of one LSTM time step: the elementwise gate maths (`minilpr.nn.lstm_cell`).
 
 The matrix products of a step (``x_t @ W_ih.T`` and ``h_{t-1} @ W_hh.T`` forward,
 ``dgates @ W_hh`` backward) go to BLAS; everything between them is elementwise over the
