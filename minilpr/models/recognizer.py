@@ -322,9 +322,10 @@ class ResidualBlock(Module):
             raise ValueError(f"ResidualBlock: an input of {x.shape[2]}×{x.shape[3]} gives "
                              f"{main.shape[2]}×{main.shape[3]} on the main branch but "
                              f"{shortcut.shape[2]}×{shortcut.shape[3]} on the shortcut")
-        return self.act_out.forward(self.add.forward(main, shortcut))
+        return self._keep_for_backward(self.act_out.forward(self.add.forward(main, shortcut)))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        _, dout = self._take_for_backward(dout)
         dsum = self.act_out.backward(dout)
         dmain, dshortcut = self.add.backward(dsum)  # the sum passes dsum to both branches
         for name in reversed(self.MAIN):
@@ -456,11 +457,11 @@ class Recognizer(Module):
             x = getattr(self, name).forward(x)  # (N, 1024w, 1, 27) after the last pool
         seq = self.to_sequence.forward(x)  # (T=27, N, 1024w)
         seq, _ = self.lstm.forward(seq)  # (T, N, 2 * lstm_hidden)
-        return self.fc.forward(seq)  # (T, N, K)
+        return self._keep_for_backward(self.fc.forward(seq))  # (T, N, K)
 
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
         """``dlogits : (T, N, K) -> dx : (N, C, H, W)``; accumulates every parameter's grad."""
-        self._check_dout(dlogits, dtype=self.conv1.weight.data.dtype)
+        _, dlogits = self._take_for_backward(dlogits)
         dseq = self.fc.backward(dlogits)  # (T, N, 2 * lstm_hidden)
         dseq = self.lstm.backward(dseq)  # (T, N, 1024w)
         dx = self.to_sequence.backward(dseq)  # (N, 1024w, 1, T)

@@ -397,3 +397,29 @@ def test_dropout_masks_come_from_one_generator_of_their_own(rng):
     state = caller.bit_generator.state
     model.forward(rng.uniform(0, 1, (1, 1, 32, 220)).astype(np.float32))
     assert caller.bit_generator.state == state  # training draws masks, not the caller's numbers
+
+
+def test_backward_contract_of_the_block_and_the_model(rng):
+    for module, shape in ((ResidualBlock(2, (3, 2, 3, 4), rng=0), (1, 2, 8, 6)),
+                          (Recognizer("tiny", rng=0), (1, 1, 32, 220))):
+        name = type(module).__name__
+        x = rng.uniform(0, 1, shape).astype(np.float32)
+        with pytest.raises(RuntimeError, match=f"{name}.backward called before forward"):
+            module.backward(np.zeros((1,), np.float32))
+        x_saved = x.copy()
+        out = module.forward(x)
+        with pytest.raises(ValueError, match=f"{name}.backward: dout has shape"):
+            module.backward(np.zeros(out.shape[:-1], np.float32))
+        module.forward(x)
+        with pytest.raises(TypeError, match="dout is float64 but the forward's output was "
+                                            "float32"):
+            module.backward(np.zeros(out.shape))
+        module.forward(x)
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+        dout_saved = dout.copy()
+        dx = module.backward(dout)
+        assert not np.shares_memory(dx, dout) and not np.shares_memory(dx, x)
+        np.testing.assert_array_equal(dout, dout_saved)  # nothing written in place
+        np.testing.assert_array_equal(x, x_saved)
+        with pytest.raises(RuntimeError, match="called before forward \\(or twice"):
+            module.backward(dout)
