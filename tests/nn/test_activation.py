@@ -103,6 +103,7 @@ def test_log_softmax_module_on_a_sequence(rng):
     np.testing.assert_allclose(dx, 1 - 7 * np.exp(out), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 3, 4, 7)])
 def test_leaky_relu_kernels_match_the_numpy_reference(shape, dtype):
