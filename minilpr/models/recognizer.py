@@ -90,8 +90,9 @@ class RecognizerConfig:
     in_channels : int
         1 (gray, as the patent) or 3 (RGB).
     height, width_px : int
-        The input size; the patent's is 32 × 220. Other sizes work if the CNN still ends at
-        height 1 (the height must be a multiple of 32 near 32, e.g. 32 itself).
+        The input size; the patent's is 32 × 220 (T = 27). Other sizes work where the CNN
+        still ends at height 1 and both branches of each residual block agree (a width divisible
+        by 4, e.g. 44 gives T = 5); the config refuses the first kind, the blocks the second.
     lstm_layers : int
         Stacked bidirectional LSTM layers (the patent: 2; Table 5 tries 1–3).
     lstm_hidden : int or None
