@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from minilpr.models.recognizer import ResidualBlock
 from minilpr.models.stn import IDENTITY_THETA, LocalisationConfig, SpatialTransformer
 from minilpr.nn.activation import LeakyReLU, LogSoftmax
 from minilpr.nn.conv import Conv2d
@@ -260,3 +261,10 @@ def _sequential(rng):
     net = Sequential(Conv2d(1, 3, 3, stride=(2, 1), padding=1, rng=rng), BatchNorm2d(3),
                      LeakyReLU(0.1), MaxPool2d(2), Flatten(), Linear(3 * 2 * 2, 4, rng=rng))
     return net, rng.standard_normal((2, 1, 8, 5)), {}
+
+
+@case("ResidualBlock")
+def _residual_block(rng):
+    # Table 2's block at small widths: two branches with strides (2, 1) and (4, 2), the sum.
+    block = ResidualBlock(2, (3, 2, 3, 4), negative_slope=0.1, rng=rng)
+    return block, rng.standard_normal((1, 2, 7, 6)), {}

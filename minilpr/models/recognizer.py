@@ -90,8 +90,9 @@ class RecognizerConfig:
     in_channels : int
         1 (gray, as the patent) or 3 (RGB).
     height, width_px : int
-        The input size; the patent's is 32 × 220. Other sizes work if the CNN still ends at
-        height 1 (the height must be a multiple of 32 near 32, e.g. 32 itself).
+        The input size; the patent's is 32 × 220 (T = 27). Other sizes work where the CNN
+        still ends at height 1 and both branches of each residual block agree (a width divisible
+        by 4, e.g. 44 gives T = 5); the config refuses the first kind, the blocks the second.
     lstm_layers : int
         Stacked bidirectional LSTM layers (the patent: 2; Table 5 tries 1–3).
     lstm_hidden : int or None
@@ -322,9 +323,10 @@ class ResidualBlock(Module):
             raise ValueError(f"ResidualBlock: an input of {x.shape[2]}×{x.shape[3]} gives "
                              f"{main.shape[2]}×{main.shape[3]} on the main branch but "
                              f"{shortcut.shape[2]}×{shortcut.shape[3]} on the shortcut")
-        return self.act_out.forward(self.add.forward(main, shortcut))
+        return self._keep_for_backward(self.act_out.forward(self.add.forward(main, shortcut)))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        _, dout = self._take_for_backward(dout)
         dsum = self.act_out.backward(dout)
         dmain, dshortcut = self.add.backward(dsum)  # the sum passes dsum to both branches
         for name in reversed(self.MAIN):
@@ -360,8 +362,8 @@ class Recognizer(Module):
         A config, or a preset name (``Recognizer("tiny")``).
     rng : numpy.random.Generator or int or None
         One generator threaded through every layer in order (STN first), so a seed fixes the
-        whole model and no two layers share their draws; the dropout layers keep drawing
-        their masks from it during training.
+        whole model and no two layers share their draws. The dropout layers then share one
+        generator spawned from it (``model.dropout_rng``) for their masks.
 
     Shapes
     ------
@@ -428,6 +430,14 @@ class Recognizer(Module):
             width = f
         fc.append(Linear(width, config.num_classes, rng=rng))
         self.fc = Sequential(*fc)
+        # Every dropout (the head's and the STN's) draws its masks from one generator of its
+        # own, spawned from rng: training never consumes the caller's generator, and a
+        # checkpoint saves one state for all the masks.
+        masks = rng.spawn(1)[0]
+        for _, module in self.named_modules():
+            if isinstance(module, Dropout):
+                module.rng = masks
+        self.dropout_rng = masks
 
     @property
     def sequence_length(self) -> int:
@@ -448,11 +458,11 @@ class Recognizer(Module):
             x = getattr(self, name).forward(x)  # (N, 1024w, 1, 27) after the last pool
         seq = self.to_sequence.forward(x)  # (T=27, N, 1024w)
         seq, _ = self.lstm.forward(seq)  # (T, N, 2 * lstm_hidden)
-        return self.fc.forward(seq)  # (T, N, K)
+        return self._keep_for_backward(self.fc.forward(seq))  # (T, N, K)
 
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
         """``dlogits : (T, N, K) -> dx : (N, C, H, W)``; accumulates every parameter's grad."""
-        self._check_dout(dlogits, dtype=self.conv1.weight.data.dtype)
+        _, dlogits = self._take_for_backward(dlogits)
         dseq = self.fc.backward(dlogits)  # (T, N, 2 * lstm_hidden)
         dseq = self.lstm.backward(dseq)  # (T, N, 1024w)
         dx = self.to_sequence.backward(dseq)  # (N, 1024w, 1, T)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minilpr.nn.kernels.activation import (leaky_relu_backward_kernel,
+                                          leaky_relu_forward_kernel)
 from minilpr.nn.module import Module
 
 
@@ -30,9 +32,19 @@ def leaky_relu_forward(x: np.ndarray, negative_slope: float = 0.01):
     cache : tuple
         ``(positive, negative_slope)`` where ``positive`` is the boolean mask ``x > 0``.
     """
-    positive = x > 0
-    out = np.where(positive, x, x * negative_slope)
+    if not np.issubdtype(x.dtype, np.floating):
+        return leaky_relu_forward_reference(x, negative_slope)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out, positive = np.empty(x.shape, x.dtype), np.empty(x.shape, np.bool_)
+    leaky_relu_forward_kernel(flat, x.dtype.type(negative_slope), out.reshape(-1),
+                              positive.reshape(-1))
     return out, (positive, negative_slope)
+
+
+def leaky_relu_forward_reference(x: np.ndarray, negative_slope: float = 0.01):
+    """NumPy twin of `leaky_relu_forward` (for tests and lessons)."""
+    positive = x > 0
+    return np.where(positive, x, x * negative_slope), (positive, negative_slope)
 
 
 def leaky_relu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
@@ -41,6 +53,20 @@ def leaky_relu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     At the kink ``x = 0`` the derivative is taken from the left (``negative_slope``), as in
     PyTorch: only ``x > 0`` passes the gradient unchanged.
     """
+    positive, negative_slope = cache
+    if dout.shape != positive.shape:
+        raise ValueError(f"leaky_relu_backward: dout has shape {dout.shape}, the forward's "
+                         f"input {positive.shape}")
+    if not np.issubdtype(dout.dtype, np.floating):
+        return leaky_relu_backward_reference(dout, cache)
+    dx = np.empty(dout.shape, dout.dtype)
+    leaky_relu_backward_kernel(np.ascontiguousarray(dout).reshape(-1), positive.reshape(-1),
+                               dout.dtype.type(negative_slope), dx.reshape(-1))
+    return dx
+
+
+def leaky_relu_backward_reference(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """NumPy twin of `leaky_relu_backward`."""
     positive, negative_slope = cache
     return np.where(positive, dout, dout * negative_slope)
 

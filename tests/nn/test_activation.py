@@ -101,3 +101,25 @@ def test_log_softmax_module_on_a_sequence(rng):
     # dx = dout - softmax * sum(dout): with dout = 1 that is 1 - K * softmax.
     dx = module.backward(np.ones_like(out))
     np.testing.assert_allclose(dx, 1 - 7 * np.exp(out), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 3, 4, 7)])
+def test_leaky_relu_kernels_match_the_numpy_reference(shape, dtype):
+    from minilpr.nn.activation import leaky_relu_backward_reference, leaky_relu_forward_reference
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[0] = 0.0
+    x_t = x.T  # a non-contiguous view too
+    for inp in (x, x_t):
+        out, cache = leaky_relu_forward(inp, 0.1)
+        ref, ref_cache = leaky_relu_forward_reference(inp, 0.1)
+        assert out.dtype == dtype and out.shape == inp.shape
+        np.testing.assert_array_equal(out, ref)
+        np.testing.assert_array_equal(cache[0], ref_cache[0])
+        dout = rng.standard_normal(inp.shape).astype(dtype)
+        np.testing.assert_array_equal(leaky_relu_backward(dout, cache),
+                                      leaky_relu_backward_reference(dout, ref_cache))
+    nan = leaky_relu_forward(np.array([np.nan, -1.0], dtype), 0.1)[0]
+    assert np.isnan(nan[0]) and nan[1] == dtype(-0.1)
