@@ -10,6 +10,7 @@ import sys
 
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS = {
+    "demo": ("minilpr.demo", "read the example plates shipped with minilpr (no arguments)"),
     "gradcheck": ("minilpr.gradcheck_cases", "check every layer's backward pass numerically"),
     "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,recognizer,sequence,stn,synth}"),
     "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),

@@ -5,7 +5,7 @@ logits into log-probabilities, decodes them (greedy, prefix beam, or beam constr
 plate numbers) and returns a ``RecognizerReport``: the metrics of ``minilpr.train.metrics``,
 every read with its confidence, and the speed. The trainer calls it on its validation sets;
 ``minilpr eval recognizer`` calls it on a crop folder read by ``load_crop_folder``;
-``failure_gallery`` draws the plates it got wrong.
+``failure_gallery`` (in `minilpr.train.gallery`) draws the plates it got wrong.
 
 A plate's **confidence** is that of its least sure character: per character the highest
 probability it has on the frames of its (best) alignment, then the minimum over the plate
@@ -31,6 +31,7 @@ from minilpr.data.preprocess import recognizer_input
 from minilpr.nn import log_softmax
 from minilpr.nn.decode import constrained_beam_search, greedy_decode, prefix_beam_search
 from minilpr.train import metrics
+from minilpr.train.gallery import failure_gallery  # noqa: F401  (re-exported: its old home)
 
 DECODERS = ("greedy", "beam", "grammar")
 BEAM_WIDTH = {"beam": 8, "grammar": 16}
@@ -170,10 +171,10 @@ class RecognizerReport:
         lines.append("  " + "".join(f"{i + 1:>8}" for i in range(len(self.per_position))))
         lines.append("  " + "".join(f"{t.accuracy:8.1%}" for t in self.per_position))
         lines += ["", "per province   plates  plate acc  province acc"]
-        lines += [f"  {_pad(p, 10)}{t.n:8}  {t.plates / t.n:9.1%}  {t.province / t.n:12.1%}"
+        lines += [f"  {pad_columns(p, 10)}{t.n:8}  {t.plates / t.n:9.1%}  {t.province / t.n:12.1%}"
                   for p, t in self.per_province.items()]
         lines += ["", f"top confusions (of {self.total_edits} edits in all)"]
-        lines += [f"  {_pad(_edit(a, b), 18)}x{c}" for a, b, c in self.confusions[:top]] \
+        lines += [f"  {pad_columns(_edit(a, b), 18)}x{c}" for a, b, c in self.confusions[:top]] \
             or ["  none"]
         lines += ["", f"labels outside the charset, counted wrong: "
                       f"{len(self.unknown_labels) or 'none'}"]
@@ -190,7 +191,7 @@ class RecognizerReport:
         return self.format()
 
 
-def _pad(text: str, width: int) -> str:
+def pad_columns(text: str, width: int) -> str:
     """``text`` padded to ``width`` terminal columns (Chinese characters take two)."""
     columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
     return text + " " * max(1, width - columns)
@@ -383,65 +384,3 @@ def load_crop_folder(path, size: tuple[int, int] = (32, 220), channels: int = 1)
         paths.append(file)
     stacked = np.stack(images) if images else np.zeros((0, channels, *size), np.float32)
     return CropSet(stacked, texts, paths, skipped)
-
-
-def failure_gallery(report: RecognizerReport, images: np.ndarray, path, max_items: int = 48,
-                    columns: int = 4) -> int:
-    """Draw the plates ``report`` got wrong, least confident first, into a PNG grid.
-
-    Each cell shows the input the model saw, the true text and the read (in red, with its
-    confidence). Chinese characters are drawn with the Noto Sans CJK font the plates use.
-
-    Parameters
-    ----------
-    report : RecognizerReport
-    images : (N, C, H, W) float32 in [0, 1]
-        The images the report was made from, in the same order.
-    path : str or Path
-        Where to write the PNG.
-    max_items : int
-        At most this many failures are drawn.
-    columns : int
-
-    Returns
-    -------
-    int
-        How many failures were drawn (0 writes a picture saying there were none).
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.font_manager import FontProperties
-
-    from minilpr.data.fonts import cjk_font_path
-
-    if len(images) != report.n:
-        raise ValueError(f"failure_gallery: {len(images)} images for a report of {report.n}")
-    font = FontProperties(fname=str(cjk_font_path()), size=9)
-    chosen = report.failures[:max_items]
-    if not chosen:
-        fig = Figure(figsize=(4, 1))
-        fig.text(0.5, 0.5, f"no failures among {report.n} plates", ha="center", va="center",
-                 fontproperties=font)
-    else:
-        rows = -(-len(chosen) // columns)
-        fig = Figure(figsize=(2.6 * columns, 1.05 * rows + 0.4))
-        axes = fig.subplots(rows, columns, squeeze=False)
-        for ax in axes.ravel():
-            ax.axis("off")
-        for ax, i in zip(axes.ravel(), chosen):
-            picture = images[i].transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
-            if picture.shape[2] == 1:
-                ax.imshow(picture[:, :, 0], cmap="gray", vmin=0, vmax=1)
-            else:
-                ax.imshow(np.clip(picture, 0, 1))
-            read = report.reads[i] or "(nothing)"
-            ax.set_title(f"true {report.texts[i]}", fontproperties=font, fontsize=9, pad=2,
-                         loc="left")
-            ax.text(0.0, -0.08, f"read {read}  ({report.confidences[i]:.2f})",
-                    transform=ax.transAxes, fontproperties=font, fontsize=9, color="crimson",
-                    va="top")
-        fig.suptitle(f"{len(chosen)} of {len(report.failures)} failures "
-                     f"(plate accuracy {report.plate_accuracy:.1%}, decoder {report.decoder})",
-                     fontproperties=font, fontsize=10)
-        fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return len(chosen)
