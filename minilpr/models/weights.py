@@ -106,6 +106,16 @@ def save_weights(model, path, manifest: dict | None = None, dtype: str = "float3
             value = value.astype(dtype)
         arrays[f"state/{name}"] = value
 
+    return save_npz_atomically(path, arrays)
+
+
+def save_npz_atomically(path: Path, arrays: dict) -> Path:
+    """``numpy.savez`` of ``arrays`` to ``path`` such that a crash never leaves half a file.
+
+    The arrays go to a temporary file in the same folder, flushed to disk, then renamed over
+    ``path`` (``os.replace`` is atomic on one file system): whoever reads ``path`` sees the old
+    file or the new one, never a mixture. The temporary file is removed if anything fails.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -19,13 +19,13 @@ run killed mid-write leaves the previous checkpoint whole.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from minilpr.models.weights import save_npz_atomically
 
 FORMAT = "minilpr-training-checkpoint"
 VERSION = 1
@@ -107,17 +107,7 @@ def save_checkpoint(path, state: TrainingState) -> Path:
             "optimizers": optim_meta, "schedules": state.schedules, "rngs": state.rngs,
             "config": state.config, "best": state.best, "extra": state.extra}
     arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_npz_atomically(path, arrays)
 
 
 def load_checkpoint(path) -> TrainingState:

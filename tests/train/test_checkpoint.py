@@ -1,6 +1,7 @@
 """Checkpoints: a round trip of every part, atomic writes, one-line errors for bad files."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_interrupt_during_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)  # the rename save_npz_atomically ends with
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, example_state(step=4))
     assert load_checkpoint(path).step == 3
