@@ -23,7 +23,7 @@ COMMANDS = {
 def usage() -> str:
     lines = ["usage: minilpr COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "minilpr COMMAND --help tells more."]
+    lines += ["", "minilpr COMMAND --help tells more; minilpr --version says which minilpr."]
     return "\n".join(lines)
 
 
@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
+        return 0
+    if argv[0] == "--version":
+        import minilpr
+
+        print(f"minilpr {minilpr.__version__}")
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:

@@ -11,3 +11,10 @@ def test_help_lists_commands(capsys):
 def test_unknown_command(capsys):
     assert main(["frobnicate"]) == 2
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    import minilpr
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"minilpr {minilpr.__version__}"
