@@ -85,9 +85,10 @@ def load_photo_folder(folder, size: int = 416) -> PhotoSet:
         image, geometry = letterbox(scene.image, size)
         images.append(image)
         boxes.append(boxes_to_letterbox(scene.boxes.reshape(-1, 4), geometry))
-        # a YOLO folder's class may be any integer: its boxes are measured, not its colours
+        # A YOLO folder's class may be any integer: its boxes are measured, not its colours.
+        # A CCPD plate of eight characters is a green new-energy plate, else blue.
         classes.append(np.zeros(len(scene.boxes), np.int64) if yolo
-                       else np.asarray(scene.classes, np.int64))
+                       else np.array([2 if len(t) == 8 else 0 for t in scene.texts], np.int64))
         geometries.append(geometry)
         paths.append(scene.path)
     if not images:
@@ -188,7 +189,7 @@ def miss_gallery(photos: PhotoSet, detections: list[Detections], path, score_thr
         ax.axis("off")
     figure.suptitle("locator: missed plates (red), false alarms (orange), found (green)",
                     fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
     figure.savefig(path, dpi=90)
     return len(faulty)
 
