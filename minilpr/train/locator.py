@@ -98,6 +98,8 @@ class LocatorRecipe:
                              f"{self.backbone!r}")
         if self.size < 64 or self.size % 32:
             raise ValueError(f"--size must be a multiple of 32 and at least 64, got {self.size}")
+        if self.scene_shape is not None and min(self.scene_shape) < 64:
+            raise ValueError(f"--scene-size must be at least 64 × 64, got {self.scene_shape}")
         for name in ("batch", "anchor_scenes", "val_size", "max_plates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got "
@@ -262,7 +264,7 @@ class LocatorTask(Task):
 
 
 # Options that decide the maths: a resumed run must keep them (the others may change).
-RECIPE_OPTIONS = ("backbone", "size", "max_plates", "batch", "lr", "final_lr", "warmup",
+RECIPE_OPTIONS = ("backbone", "size", "scene_size", "max_plates", "batch", "lr", "final_lr", "warmup",
                   "weight_decay", "clip", "seed", "anchor_scenes")
 
 
@@ -281,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
              "to train here); tiny: for tests and smoke runs")
     add("--size", type=int, default=416,
         help="the square input side in pixels, a multiple of 32 (default: 416)")
+    add("--scene-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+        help="draw the scenes at H × W and letterbox them into the input, as photos are "
+             "(e.g. 1160 720 for CCPD's portrait frames); default: at the input size")
     add("--max-plates", type=int, default=3, help="most plates per scene (default: 3)")
     add("--anchor-scenes", type=int, default=200,
         help="scenes whose plate boxes k-means clusters into the nine anchors (default: 200)")
@@ -346,7 +351,9 @@ def _run(args: argparse.Namespace, anchors) -> int:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"--val {folder}: no such folder")
     threads = limit_threads(args.threads)
-    recipe = LocatorRecipe(backbone=args.backbone, size=args.size, max_plates=args.max_plates,
+    scene_shape = None if args.scene_size is None else tuple(args.scene_size)
+    recipe = LocatorRecipe(backbone=args.backbone, size=args.size, scene_shape=scene_shape,
+                           max_plates=args.max_plates,
                            batch=args.batch, seed=args.seed, anchor_scenes=args.anchor_scenes,
                            val_size=args.val_size, val=tuple(str(v) for v in args.val),
                            score_threshold=args.score_threshold, workers=args.workers)
@@ -355,7 +362,7 @@ def _run(args: argparse.Namespace, anchors) -> int:
                         clip=args.clip, eval_every=args.eval_every,
                         checkpoint_every=args.checkpoint_every,
                         checkpoint_minutes=args.checkpoint_minutes)
-    command = command_line(["minilpr", "train", "locator"], args, ("steps",) + RECIPE_OPTIONS)
+    command = _command_line(args)
     task = LocatorTask(recipe, anchors=anchors, command=command)
     out = args.out
     trainer = Trainer(task, train, out, progress=not args.no_progress,
@@ -380,6 +387,12 @@ def _run(args: argparse.Namespace, anchors) -> int:
           f"step time ({100 * result.data_wait_after_first:.1f} % after the first step); "
           f"best {task.best_metric} {best}; weights {trainer.best_path}")
     return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run: every option of the recipe spelt out."""
+    return command_line(["minilpr", "train", "locator"], args, ("steps",) + RECIPE_OPTIONS,
+                        multi_value=("scene_size",))
 
 
 def _format_anchors(anchors: np.ndarray) -> str:

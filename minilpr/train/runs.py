@@ -43,14 +43,19 @@ def refuse_overwrite(out: Path) -> None:
 
 
 def command_line(words: list[str], args: argparse.Namespace, names: tuple[str, ...],
-                 skip=lambda name, args: False) -> str:
+                 skip=lambda name, args: False, multi_value: tuple[str, ...] = ()) -> str:
     """``words`` then ``--name value`` for every option of ``names`` that is set and not
-    skipped; list options repeat their flag."""
+    skipped; a list repeats its flag (``action="append"``), except the options of
+    ``multi_value`` (``nargs``), whose values follow one flag."""
     parts = list(words)
     for name in names:
         value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
         if value is None or skip(name, args):
             continue
+        if name in multi_value:
+            parts += [flag, *map(str, value)]
+            continue
         for item in value if isinstance(value, list) else [value]:
-            parts += ["--" + name.replace("_", "-"), str(item)]
+            parts += [flag, str(item)]
     return " ".join(shlex.quote(p) for p in parts)

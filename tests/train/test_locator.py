@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,8 @@ from minilpr.data.charset import KINDS
 from minilpr.detect.head import PLATE_COLOURS
 from minilpr.models.locator_weights import load_locator
 from minilpr.models.weights import WeightFileError
-from minilpr.train.locator import (COLOUR_OF_KIND, LocatorRecipe, LocatorTask, SceneBatches,
-                                   build_parser, main)
+from minilpr.train.locator import (COLOUR_OF_KIND, RECIPE_OPTIONS, LocatorRecipe, LocatorTask,
+                                   SceneBatches, _command_line, build_parser, main)
 from minilpr.train.loop import TrainConfig, Trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +106,7 @@ def test_help_explains_every_option():
     text = parser.format_help()
     for option in ("--backbone", "--size", "--steps", "--batch", "--lr", "--warmup", "--seed",
                    "--out", "--resume", "--val", "--eval-every", "--checkpoint-every",
-                   "--threads", "--workers", "--val-size", "--anchor-scenes"):
+                   "--threads", "--workers", "--val-size", "--anchor-scenes", "--scene-size"):
         assert option in text
     assert "small" in text and "darknet53" in text
 
@@ -158,6 +159,7 @@ def test_tiny_run_end_to_end_then_eval_and_resume(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--size", "100"], "--size must be a multiple of 32"),
     (["--batch", "0"], "--batch must be at least 1"),
+    (["--scene-size", "32", "100"], "--scene-size must be at least 64"),
     (["--val", "/no/such/folder"], "--val /no/such/folder: no such folder"),
 ])
 def test_bad_training_options_fail_in_one_line(tmp_path, capsys, args, message):
@@ -209,3 +211,26 @@ def test_eval_locator_without_shipped_weights_says_so(tmp_path, monkeypatch, cap
     monkeypatch.setattr(eval_command, "SHIPPED_LOCATOR", tmp_path / "locator.npz")
     assert eval_command.main(["locator", "--data", str(tmp_path)]) == 2
     assert "no shipped locator weights yet" in capsys.readouterr().err
+
+
+def test_the_recorded_command_reproduces_the_recipe():
+    args = build_parser().parse_args(["--out", "x", "--scene-size", "1160", "720", "--lr",
+                                      "0.003", "--steps", "99", "--backbone", "darknet53"])
+    words = shlex.split(_command_line(args))
+    assert words[:3] == ["minilpr", "train", "locator"]
+    again = build_parser().parse_args(words[3:] + ["--out", "y"])
+    for name in RECIPE_OPTIONS + ("steps",):
+        assert getattr(again, name) == getattr(args, name), name
+
+
+def test_anchors_are_fixed_by_the_recipe_and_cover_the_boxes():
+    from minilpr.detect.anchors import wh_iou
+    from minilpr.detect.boxes import xyxy_to_xywh
+    from minilpr.train.locator import fit_anchors
+    recipe = LocatorRecipe(size=64, anchor_scenes=16, seed=1)
+    anchors = fit_anchors(recipe)
+    assert np.array_equal(anchors, fit_anchors(LocatorRecipe(size=64, anchor_scenes=16, seed=2)))
+    assert anchors.shape == (9, 2) and np.all(np.diff(anchors.prod(axis=1)) >= 0)
+    _, boxes, _ = SceneBatches(seed=7, batch_size=8, size=64).make(0)
+    sizes = xyxy_to_xywh(np.concatenate(boxes))[:, 2:]
+    assert wh_iou(sizes, anchors).max(axis=1).mean() > 0.6  # training boxes fit their anchors
