@@ -166,8 +166,9 @@ def _pooled(detections, truths, iou_threshold, score_threshold=None, colour=None
         scores.append(det_scores[keep])
         hits.append(hit)
         n_truth += len(gt_boxes)
-    return np.concatenate(scores or [np.zeros(0)]), np.concatenate(hits or [np.zeros(0, bool)]), \
-        n_truth
+    scores = np.concatenate(scores) if scores else np.zeros(0)
+    hits = np.concatenate(hits) if hits else np.zeros(0, bool)
+    return scores, hits, n_truth
 
 
 def evaluate_detections(detections: Sequence, truths: Sequence, score_threshold: float = 0.25,
