@@ -5,11 +5,16 @@
     minilpr eval recognizer --data ../shared/data/real/lprnet-crops-dev
     minilpr eval recognizer --data crops/ --weights runs/best.npz --decoder grammar --json
     minilpr eval recognizer --data crops/ --gallery failures.png
+    minilpr eval locator --data ../shared/data/real/ccpd-scenes --weights runs/loc/best.npz
+    minilpr eval locator --data scenes/ --json --gallery misses.png
 
 ``recognizer`` reads a crop folder (label = file name up to the first ``_`` or the extension)
 with ``minilpr.train.evaluate`` and prints plate, character and province-free accuracy,
 per-position and per-province accuracy, the top confusions, the speed and the labels outside the
-charset; with ``--json`` the last line printed is one JSON object. Exit status: 0 done,
+charset. ``locator`` reads a YOLO folder (``images/`` + ``labels/``) or CCPD-named photos with
+``minilpr.train.locator_eval`` and prints AP@0.5, AP@0.5:0.95, recall and precision (IoU ≥ 0.5)
+overall and per plate colour, and images/s. With ``--json`` the last line printed is one JSON
+object. Exit status: 0 done,
 2 a bad command line (a missing folder, a folder without images, missing weights), 1 a failure
 while running (weights that do not load, no readable image).
 """
@@ -25,6 +30,7 @@ from pathlib import Path
 import minilpr
 
 SHIPPED_WEIGHTS = Path(minilpr.__file__).parent / "assets" / "weights" / "recognizer.npz"
+SHIPPED_LOCATOR = SHIPPED_WEIGHTS.with_name("locator.npz")
 PROG = "minilpr eval"
 
 
@@ -43,7 +49,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Measure a trained model on data from disk.")
-    sub = parser.add_subparsers(dest="what", metavar="{recognizer}")
+    sub = parser.add_subparsers(dest="what", metavar="{recognizer,locator}")
     sub.required = True
     rec = sub.add_parser(
         "recognizer", help="read a folder of plate crops and report the accuracy",
@@ -74,7 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
                           "with their true and read text into this PNG")
     rec.add_argument("--json", action="store_true",
                      help="print one JSON object as the last line (with every read)")
+    _add_locator_parser(sub)
     return parser
+
+
+def _add_locator_parser(sub) -> None:
+    loc = sub.add_parser(
+        "locator", help="find the plates in a folder of photos and report AP, recall, precision",
+        description="Run the plate locator over every photo of a YOLO folder (images/ + "
+                    "labels/ with 'class cx cy w h' normalised; the class is ignored) or of a "
+                    "folder of CCPD-named photos (the plate's box is in the file name), each "
+                    "letterboxed into the locator's input, and compare with the ground truth.")
+    add = loc.add_argument
+    add("--data", type=Path, required=True, metavar="DIR",
+        help="a YOLO folder (it holds images/) or a folder of CCPD-named photos")
+    add("--weights", type=Path, metavar="W",
+        help="a locator weight file (.npz with its manifest: anchors, input size); default: "
+             "the weights shipped in the package, minilpr/assets/weights/locator.npz")
+    add("--score-threshold", type=float, default=0.25, metavar="T",
+        help="recall, precision and the gallery count detections scoring at least T "
+             "(default 0.25; AP uses every detection)")
+    add("--batch", type=int, default=8, metavar="B", help="images per forward pass (default 8)")
+    add("--threads", type=int, default=1, metavar="N",
+        help="BLAS/OpenMP and OpenCV threads (default 1)")
+    add("--gallery", type=Path, metavar="OUT.png",
+        help="also draw the photos with a missed plate (red) or a false alarm (orange), at "
+             "most 24, into this PNG")
+    add("--json", action="store_true", help="print one JSON object as the last line")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
-        return eval_recognizer(args)
+        return eval_locator(args) if args.what == "locator" else eval_recognizer(args)
     except _UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
@@ -170,5 +202,78 @@ def eval_recognizer(args) -> int:
     if args.json:
         record = {"data": str(args.data), "weights": str(weights),
                   **report.to_dict(reads=True)}
+        print(json.dumps(record, ensure_ascii=False))
+    return 0
+
+
+def _check_locator(args) -> Path:
+    """Refuse a bad ``eval locator`` command line; return the weights' path."""
+    for name in ("batch", "threads"):
+        if getattr(args, name) < 1:
+            raise _UsageError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if not 0 <= args.score_threshold <= 1:
+        raise _UsageError(f"--score-threshold must be in [0, 1], got {args.score_threshold}")
+    if not args.data.is_dir():
+        raise _UsageError(f"--data {args.data}: no such folder")
+    if args.gallery is not None and not args.gallery.parent.is_dir():
+        raise _UsageError(f"--gallery {args.gallery}: the folder {args.gallery.parent} "
+                          "does not exist")
+    if args.weights is None:
+        if not SHIPPED_LOCATOR.is_file():
+            raise _UsageError("there are no shipped locator weights yet (no minilpr/assets/"
+                              "weights/locator.npz); train some with `minilpr train locator` "
+                              "and pass them with --weights PATH")
+        return SHIPPED_LOCATOR
+    if not args.weights.is_file():
+        raise _UsageError(f"--weights {args.weights}: no such file")
+    return args.weights
+
+
+def eval_locator(args) -> int:
+    """``minilpr eval locator``: load, locate, report (see the module docstring)."""
+    import cv2
+    from threadpoolctl import threadpool_limits
+
+    from minilpr.models.locator_weights import load_locator
+    from minilpr.train.locator_eval import (evaluate_locator, load_photo_folder, miss_gallery,
+                                            report_line)
+
+    weights = _check_locator(args)
+    try:
+        model, manifest = load_locator(weights)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        message = str(error)
+        if not message.startswith(str(weights)):
+            message = f"{weights}: {message}"
+        raise _Failure(f"cannot load the weights {message}") from None
+    size = int(manifest["input_size"][0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            photos = load_photo_folder(args.data, size)
+        except (OSError, ValueError) as error:
+            raise _Failure(f"--data {error}") from None
+    for warning in caught:
+        print(f"{PROG}: {warning.message}", file=sys.stderr)
+    cv2.setNumThreads(args.threads)
+    with threadpool_limits(args.threads):
+        report, detections, speed = evaluate_locator(
+            model, photos, manifest["anchors_per_scale"], manifest["strides"], args.batch,
+            args.score_threshold)
+    print(f"locator {weights} on {args.data}")
+    print(report_line(args.data.name, report))
+    for colour, figures in report.per_colour.items():
+        print(f"  {colour:<7} {figures.n_plates:5d} plates, recall {figures.recall:.3f}, "
+              f"AP@0.5 {figures.ap50:.3f}")
+    print(f"{report.true_positives} found, {report.misses} missed, {report.false_positives} "
+          f"false alarms; {speed:.1f} images/s (letterboxed to {size}×{size}, batch "
+          f"{args.batch}, {args.threads} thread(s))")
+    if args.gallery is not None:
+        drawn = miss_gallery(photos, detections, args.gallery, args.score_threshold)
+        print(f"gallery: {drawn} photo(s) with misses or false alarms drawn to {args.gallery}")
+    if args.json:
+        record = {"data": str(args.data), "weights": str(weights), **report.to_dict(),
+                  "images_per_s": speed,
+                  "skipped": [[p.name, problem] for p, problem in photos.skipped]}
         print(json.dumps(record, ensure_ascii=False))
     return 0

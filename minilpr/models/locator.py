@@ -215,6 +215,8 @@ class Locator(Module):
     ``(N, A (5 + C), H / s, W / s)``, s = 8, 16, 32 (the order of `STRIDES`).
     """
 
+    kind = "locator"  # what `save_weights` records in the manifest
+
     def __init__(self, backbone: BackboneConfig = SMALL, num_anchors: int = 3,
                  num_classes: int = 4, rng=None):
         super().__init__()

@@ -35,6 +35,7 @@ from minilpr.train.data import (GENERATORS, PlateBatches, Prefetcher, every_kind
                                 validation_augment)
 from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
 from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
+from minilpr.train.runs import command_line, refuse_overwrite, resumed_options
 from minilpr.train.task import ParamGroup, Task
 from minilpr.threads import limit_threads
 
@@ -262,20 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _resumed_options(parser, argv, out: Path) -> argparse.Namespace:
     """The saved run's options, overridden by those given now; refuses a changed recipe."""
-    config_path = out / "config.json"
-    if not config_path.is_file():
-        raise CheckpointError(f"{config_path}: no such file; is {out} a training run folder?")
-    saved = json.loads(config_path.read_text(encoding="utf-8"))["options"]
-    parser.set_defaults(**{k: v for k, v in saved.items()
-                           if k not in ("out", "resume", "no_progress")})
-    args = parser.parse_args(argv)
-    for name in RECIPE_OPTIONS:
-        # An option newer than the saved run counts as its default.
-        used = saved.get(name, parser.get_default(name))
-        if getattr(args, name) != used:
-            raise ValueError(f"--resume: --{name.replace('_', '-')} is {getattr(args, name)!r} "
-                             f"but the run used {used!r}; a resumed run keeps its recipe")
-    return args
+    return resumed_options(parser, argv, out, RECIPE_OPTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,9 +280,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not args.resume and (args.out / "checkpoint.npz").exists():
-        raise ValueError(f"{args.out} already holds a run (checkpoint.npz); continue it with "
-                         "--resume, or choose another --out")
+    if not args.resume:
+        refuse_overwrite(args.out)
     threads = limit_threads(args.threads)
     recipe = RecognizerRecipe(preset=args.preset, stn=args.stn, batch=args.batch, seed=args.seed,
                               stn_stage=args.stn_stage, val_size=args.val_size,
@@ -337,13 +324,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this run: every option of the recipe spelt out."""
-    parts = ["minilpr", "train", "recognizer"]
-    for name in ("steps",) + RECIPE_OPTIONS:
-        value = getattr(args, name)
-        flag = "--" + name.replace("_", "-")
-        if value is None or (name == "stn_stage" and not args.stn) or \
-                (name == "data_share" and not args.data):
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            parts += [flag, str(item)]
-    return " ".join(shlex.quote(p) for p in parts)
+    def skip(name, args):
+        return (name == "stn_stage" and not args.stn) or (name == "data_share" and not args.data)
+    return command_line(["minilpr", "train", "recognizer"], args, ("steps",) + RECIPE_OPTIONS,
+                        skip)

@@ -1,0 +1,399 @@
+"""Training the locator: the task the shared `Trainer` runs, and ``minilpr train locator``.
+
+One step: a batch of synthetic street scenes letterboxed into S × S (416 by default) →
+``Locator.forward`` → three raw outputs at strides 8, 16, 32 → `assign_targets` (each plate to
+its best anchor) → `yolo_loss_forward` → its gradient → ``Locator.backward``.
+
+The nine anchors come from k-means (`kmeans_anchors`, distance 1 − IoU) on the boxes of a
+seeded sample of scenes drawn the way the training scenes are; they are fixed for the run,
+saved in its ``config.json`` and checkpoint, reused as they are by ``--resume`` (even if the
+scene generator has changed since), and written into the weights' manifest.
+
+Validation: AP@0.5, recall and precision (score ≥ 0.25, IoU ≥ 0.5) on a fixed held-out set of
+synthetic scenes (the same in every run) and on each photo folder given with ``--val``
+(CCPD-named photos or YOLO folders). Real photos measure; they are never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from minilpr.detect.anchors import kmeans_anchors, split_per_scale
+from minilpr.detect.boxes import boxes_to_letterbox, letterbox, xyxy_to_xywh
+from minilpr.detect.head import PLATE_COLOURS, assign_targets, yolo_loss_backward, \
+    yolo_loss_forward
+from minilpr.models.locator import STRIDES
+from minilpr.models.locator_weights import BACKBONES, INPUT_SCALE, build_locator, to_input
+from minilpr.models.weights import save_weights
+from minilpr.train.checkpoint import CheckpointError
+from minilpr.train.data import Prefetcher, batch_rng
+from minilpr.train.locator_eval import PhotoSet, evaluate_locator, load_photo_folder
+from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
+from minilpr.train.runs import command_line, refuse_overwrite, resumed_options
+from minilpr.train.task import Task
+from minilpr.threads import limit_threads
+
+# The held-out scenes and the anchor sample come from seeds of their own, the same every run.
+VALIDATION_SEED = 20_261_201
+ANCHOR_SEED = 20_261_202
+# charset.KINDS -> PLATE_COLOURS: white and black plates are "other"
+COLOUR_OF_KIND = {"blue": 0, "yellow": 1, "green": 2, "white": 3, "black": 3}
+EVAL_BATCH = 8
+MIN_BOX_PX = 2.0
+
+
+@dataclass(frozen=True)
+class LocatorRecipe:
+    """The locator task's options (the loop's are in `TrainConfig`).
+
+    Attributes
+    ----------
+    backbone : str
+        A name of `BACKBONES`: "small" (what a CPU trains), "darknet53" (YOLOv3's), "tiny"
+        (tests).
+    size : int
+        S, the square input side, a multiple of 32 (416 for the patent's YOLOv3).
+    scene_shape : (H, W) or None
+        The scenes' size before the letterbox; None draws them at S × S.
+    max_plates : int
+        Each scene holds 1 .. max_plates plates.
+    batch : int
+    seed : int
+        Fixes the weights' initialisation and every training batch.
+    anchor_scenes : int
+        Scenes whose boxes the k-means clusters into the nine anchors.
+    val_size : int
+        Scenes in the synthetic validation set.
+    val : tuple of str
+        Photo folders evaluated at every evaluation (never trained on).
+    score_threshold : float
+        Where recall and precision are read.
+    workers : int
+        Data worker processes (0: in-process).
+    """
+
+    backbone: str = "small"
+    size: int = 416
+    scene_shape: tuple[int, int] | None = None
+    max_plates: int = 3
+    batch: int = 8
+    seed: int = 0
+    anchor_scenes: int = 200
+    val_size: int = 200
+    val: tuple[str, ...] = ()
+    score_threshold: float = 0.25
+    workers: int = 1
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"--backbone must be one of {', '.join(BACKBONES)}, got "
+                             f"{self.backbone!r}")
+        if self.size < 64 or self.size % 32:
+            raise ValueError(f"--size must be a multiple of 32 and at least 64, got {self.size}")
+        if self.scene_shape is not None and min(self.scene_shape) < 64:
+            raise ValueError(f"--scene-size must be at least 64 × 64, got {self.scene_shape}")
+        for name in ("batch", "anchor_scenes", "val_size", "max_plates"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got "
+                                 f"{getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class SceneBatches:
+    """Locator batches: synthetic scenes letterboxed into the input, with boxes and colours.
+
+    Batch ``i`` is a pure function of ``(seed, i)`` (`batch_rng`); the object is a frozen
+    dataclass of plain values, so it pickles to `Prefetcher` workers.
+
+    Parameters
+    ----------
+    seed : int
+    batch_size : int
+    size : int
+        S, the square input side.
+    scene_shape : (H, W) or None
+        The drawn scenes' size (S × S when None).
+    max_plates : int
+    """
+
+    seed: int
+    batch_size: int
+    size: int = 416
+    scene_shape: tuple[int, int] | None = None
+    max_plates: int = 3
+
+    def make(self, index: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """Batch ``index``.
+
+        Returns
+        -------
+        images : (N, S, S, 3) uint8 RGB
+        boxes : N arrays of (M_n, 4) float64, xyxy in input pixels
+        classes : N arrays of (M_n,) int64, indices into ``PLATE_COLOURS``
+        """
+        from minilpr.data.scenes import SceneConfig, render_scene
+
+        height, width = self.scene_shape or (self.size, self.size)
+        config = SceneConfig(height=height, width=width, max_plates=self.max_plates)
+        rng = batch_rng(self.seed, index)
+        images, boxes, classes = [], [], []
+        for _ in range(self.batch_size):
+            scene = render_scene(rng, config)
+            image, geometry = letterbox(scene.image, self.size)
+            scene_boxes = boxes_to_letterbox(scene.boxes, geometry)
+            kept = np.all(scene_boxes[:, 2:] - scene_boxes[:, :2] >= MIN_BOX_PX, axis=1)
+            images.append(image)
+            boxes.append(scene_boxes[kept])
+            classes.append(np.array([COLOUR_OF_KIND[p.kind] for p in scene.plates],
+                                    np.int64)[kept])
+        return np.stack(images), boxes, classes
+
+
+def fit_anchors(recipe: LocatorRecipe) -> np.ndarray:
+    """(9, 2) anchors (w, h in input pixels, by area) from k-means on a sample of scenes."""
+    sample = SceneBatches(ANCHOR_SEED, recipe.anchor_scenes, recipe.size, recipe.scene_shape,
+                          recipe.max_plates)
+    _, boxes, _ = sample.make(0)
+    sizes = xyxy_to_xywh(np.concatenate(boxes))[:, 2:]  # (M, 2)
+    return kmeans_anchors(sizes, 9, seed=0).anchors
+
+
+class LocatorTask(Task):
+    """The locator's training task for `Trainer`.
+
+    Parameters
+    ----------
+    recipe : LocatorRecipe
+    anchors : (9, 2) array, optional
+        The run's anchors (a resumed run passes its saved ones); by default `fit_anchors`.
+    model : Locator, optional
+        Built from the recipe by default.
+    command : str
+        The command line, recorded in the weights' manifest.
+    """
+
+    best_metric = "val_ap50"
+
+    def __init__(self, recipe: LocatorRecipe, anchors=None, model=None, command: str = ""):
+        self.recipe = recipe
+        self.command = command
+        self.model = build_locator(recipe.backbone, recipe.seed) if model is None else model
+        self.anchors = fit_anchors(recipe) if anchors is None else \
+            np.asarray(anchors, np.float64).reshape(9, 2)
+        self.per_scale = split_per_scale(self.anchors, len(STRIDES))
+        self.source = SceneBatches(recipe.seed, recipe.batch, recipe.size, recipe.scene_shape,
+                                   recipe.max_plates)
+        self.prefetcher = None
+        self._validation = None
+
+    def open(self, start_step: int) -> None:
+        # Start the workers first: they warm up while the validation scenes are drawn.
+        self.prefetcher = Prefetcher(self.source, start=start_step, workers=self.recipe.workers)
+        self.validation_sets()
+
+    def close(self) -> None:
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+            self.prefetcher = None
+
+    def batch(self, step: int):
+        images, boxes, classes = self.prefetcher.get(step)
+        return to_input(images), boxes, classes
+
+    def loss_and_backward(self, batch) -> float:
+        x, boxes, classes = batch
+        raws = self.model.forward(x)  # three (N, A (5 + C), S / s, S / s)
+        grids = [raw.shape[2:] for raw in raws]
+        size = (self.recipe.size, self.recipe.size)
+        targets = assign_targets(boxes, classes, self.per_scale, STRIDES, grids, size,
+                                 len(PLATE_COLOURS))
+        loss, cache = yolo_loss_forward([raw.astype(np.float64) for raw in raws], targets,
+                                        self.per_scale, STRIDES)
+        self.model.backward(tuple(g.astype(np.float32)
+                                  for g in yolo_loss_backward(1.0, cache)))
+        return loss
+
+    def validation_sets(self) -> dict[str, PhotoSet]:
+        """``{"val": held-out scenes, "<folder name>": photos, ...}``, built once."""
+        if self._validation is None:
+            held_out = SceneBatches(VALIDATION_SEED, self.recipe.val_size, self.recipe.size,
+                                    self.recipe.scene_shape, self.recipe.max_plates)
+            images, boxes, classes = held_out.make(0)
+            sets = {"val": PhotoSet(images, boxes, classes, [None] * len(images),
+                                    [None] * len(images))}
+            for folder in self.recipe.val:
+                sets[Path(folder).name] = load_photo_folder(folder, self.recipe.size)
+            self._validation = sets
+        return self._validation
+
+    def evaluate(self) -> dict[str, float]:
+        """AP@0.5, AP@0.5:0.95, recall and precision on every validation set."""
+        figures = {}
+        for name, photos in self.validation_sets().items():
+            report, _, _ = evaluate_locator(self.model, photos, self.per_scale, STRIDES,
+                                            EVAL_BATCH, self.recipe.score_threshold)
+            figures[f"{name}_ap50"] = report.ap50
+            figures[f"{name}_ap50_95"] = report.ap50_95
+            figures[f"{name}_recall"] = report.recall
+            figures[f"{name}_precision"] = report.precision
+        return figures
+
+    def save_best(self, path: Path, figures: dict, step: int) -> None:
+        recipe = self.recipe
+        manifest = {"backbone": recipe.backbone, "input_size": [recipe.size, recipe.size],
+                    "input_scale": INPUT_SCALE, "anchors": self.anchors.tolist(),
+                    "strides": list(STRIDES), "classes": list(PLATE_COLOURS),
+                    "recipe": asdict(recipe), "command": self.command, "seed": recipe.seed,
+                    "step": step,
+                    "data": {"synthetic": True, "images_seen": step * recipe.batch,
+                             "val": list(recipe.val)},
+                    "figures": figures}
+        save_weights(self.model, path, manifest)
+
+    def config(self) -> dict:
+        return {"recipe": asdict(self.recipe), "anchors": self.anchors.tolist(),
+                "strides": list(STRIDES)}
+
+
+# Options that decide the maths: a resumed run must keep them (the others may change).
+RECIPE_OPTIONS = ("backbone", "size", "scene_size", "max_plates", "batch", "lr", "final_lr", "warmup",
+                  "weight_decay", "clip", "seed", "anchor_scenes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minilpr train locator",
+        description="Train the YOLOv3 plate locator on synthetic street scenes generated on the "
+                    "fly; writes checkpoint.npz, best.npz (weights + manifest with the anchors), "
+                    "log.csv, curves.png and config.json into --out.",
+        epilog="Real photo folders such as ../shared/data/real/ccpd-scenes are for --val only: "
+               "they are never trained on. Ctrl-C saves a checkpoint; continue with the same "
+               "--out and --resume.")
+    add = parser.add_argument
+    add("--backbone", default="small", choices=tuple(BACKBONES),
+        help="small: the CPU-sized Darknet (default); darknet53: YOLOv3's own (far too slow "
+             "to train here); tiny: for tests and smoke runs")
+    add("--size", type=int, default=416,
+        help="the square input side in pixels, a multiple of 32 (default: 416)")
+    add("--scene-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+        help="draw the scenes at H × W and letterbox them into the input, as photos are "
+             "(e.g. 1160 720 for CCPD's portrait frames); default: at the input size")
+    add("--max-plates", type=int, default=3, help="most plates per scene (default: 3)")
+    add("--anchor-scenes", type=int, default=200,
+        help="scenes whose plate boxes k-means clusters into the nine anchors (default: 200)")
+    add("--steps", type=int, default=20000, help="optimizer steps in the run (default: 20000)")
+    add("--batch", type=int, default=8, help="scenes per step (default: 8)")
+    add("--lr", type=float, default=1e-3, help="peak learning rate of AdamW (default: 1e-3)")
+    add("--final-lr", type=float, default=0.01, metavar="FRACTION",
+        help="the cosine ends at this fraction of the peak rate (default: 0.01)")
+    add("--warmup", type=int, default=500,
+        help="warm-up steps, from 10%% of the rate to all of it (default: 500)")
+    add("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default: 5e-4)")
+    add("--clip", type=float, default=10.0,
+        help="clip the global gradient norm to this (default: 10)")
+    add("--seed", type=int, default=0,
+        help="seeds the weights and every training scene (default: 0)")
+    add("--out", type=Path, required=True, metavar="DIR", help="the run folder")
+    add("--resume", action="store_true",
+        help="continue the run in --out from its checkpoint.npz, with its saved options and "
+             "anchors (--steps, --eval-every, --checkpoint-every, --checkpoint-minutes, "
+             "--threads, --workers, --val, --val-size and --score-threshold may change)")
+    add("--val", action="append", default=[], metavar="DIR",
+        help="a photo folder to measure at every evaluation: CCPD-named photos or a YOLO "
+             "folder (images/ + labels/); repeatable; evaluation only, never trained on")
+    add("--val-size", type=int, default=200,
+        help="scenes in the fixed held-out synthetic validation set (default: 200)")
+    add("--score-threshold", type=float, default=0.25,
+        help="recall and precision count detections scoring at least this (default: 0.25)")
+    add("--eval-every", type=int, default=1000,
+        help="steps between evaluations, CSV rows and curve plots (default: 1000)")
+    add("--checkpoint-every", type=int, default=1000,
+        help="steps between checkpoints; 0 for time only (default: 1000)")
+    add("--checkpoint-minutes", type=float, default=10.0,
+        help="also checkpoint every this many minutes; 0 for steps only (default: 10)")
+    add("--threads", type=int, default=None,
+        help="BLAS threads (default: MINILPR_BLAS_THREADS, else 1; see docs/training.md)")
+    add("--workers", type=int, default=1,
+        help="data worker processes drawing scenes ahead; 0 draws them in the training "
+             "process (default: 1)")
+    add("--no-progress", action="store_true", help="no progress bar (for logs)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        anchors = None
+        if args.resume:
+            args = resumed_options(parser, argv, args.out, RECIPE_OPTIONS)
+            anchors = json.loads((args.out / "config.json").read_text(encoding="utf-8"))[
+                "anchors"]
+        return _run(args, anchors)
+    except (CheckpointError, TrainingDiverged, ValueError, FileNotFoundError) as error:
+        print(f"minilpr train locator: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, anchors) -> int:
+    if not args.resume:
+        refuse_overwrite(args.out)
+    for folder in args.val:
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"--val {folder}: no such folder")
+    threads = limit_threads(args.threads)
+    scene_shape = None if args.scene_size is None else tuple(args.scene_size)
+    recipe = LocatorRecipe(backbone=args.backbone, size=args.size, scene_shape=scene_shape,
+                           max_plates=args.max_plates,
+                           batch=args.batch, seed=args.seed, anchor_scenes=args.anchor_scenes,
+                           val_size=args.val_size, val=tuple(str(v) for v in args.val),
+                           score_threshold=args.score_threshold, workers=args.workers)
+    train = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup,
+                        final_lr_fraction=args.final_lr, weight_decay=args.weight_decay,
+                        clip=args.clip, eval_every=args.eval_every,
+                        checkpoint_every=args.checkpoint_every,
+                        checkpoint_minutes=args.checkpoint_minutes)
+    command = _command_line(args)
+    task = LocatorTask(recipe, anchors=anchors, command=command)
+    out = args.out
+    trainer = Trainer(task, train, out, progress=not args.no_progress,
+                      resume_hint=f"minilpr train locator --out {shlex.quote(str(out))} --resume")
+    if args.resume:
+        trainer.resume()
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    (out / "config.json").write_text(json.dumps(
+        {"options": options, "train": asdict(train), "recipe": asdict(recipe),
+         "anchors": task.anchors.tolist(), "strides": list(STRIDES), "threads": threads,
+         "command": command}, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"training the {args.backbone} locator at {args.size}×{args.size} from step "
+          f"{trainer.step} to {args.steps}; anchors {_format_anchors(task.anchors)}; "
+          f"{threads} BLAS thread(s), {args.workers} data worker(s); run folder {out}")
+    started = time.perf_counter()
+    result = trainer.run()
+    if result.interrupted:
+        return 130
+    best = "none" if result.best is None else f"{result.best:.4f} at step {result.best_step}"
+    print(f"done: step {result.step} in {time.perf_counter() - started:.1f} s, "
+          f"{result.images_per_s:.1f} images/s, data wait {100 * result.data_wait:.1f} % of "
+          f"step time ({100 * result.data_wait_after_first:.1f} % after the first step); "
+          f"best {task.best_metric} {best}; weights {trainer.best_path}")
+    return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run: every option of the recipe spelt out."""
+    return command_line(["minilpr", "train", "locator"], args, ("steps",) + RECIPE_OPTIONS,
+                        multi_value=("scene_size",))
+
+
+def _format_anchors(anchors: np.ndarray) -> str:
+    return " ".join(f"{w:.0f}×{h:.0f}" for w, h in anchors)
