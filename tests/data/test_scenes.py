@@ -9,7 +9,12 @@ from minilpr.data.scenes import SceneConfig, render_scene
 
 SMALL = SceneConfig(height=160, width=224)
 CONFIGS = [SMALL, SceneConfig(height=120, width=160, max_plates=4, min_plate_width=12),
-           SceneConfig(height=96, width=96, max_plates=1)]
+           SceneConfig(height=96, width=96, max_plates=1),
+           SceneConfig(height=160, width=224, letterbox_probability=1.0),
+           SceneConfig(height=160, width=224, occlusion_probability=1.0, max_plates=4,
+                       min_plate_width=12),
+           SceneConfig.classic(height=160, width=224),
+           SceneConfig.classic(height=120, width=160, max_plates=4, min_plate_width=12)]
 
 
 def _inside_quad(corners: np.ndarray, x: np.ndarray, y: np.ndarray, slack: float) -> np.ndarray:
@@ -54,9 +59,18 @@ def test_ground_truth_encloses_the_rendered_plate(config, seed):
         assert cy.min() - y1 < 1.5 and y2 - cy.max() < 1.5
 
 
+# the haze, the colour casts and the light matched to a real plate's may wash any colour out
+PLAIN_LIGHT = dict(haze_probability=0.0, glass_probability=0.0, colour_cast_probability=0.0,
+                   plate_brightness=False, low_light_probability=0.0)
+
+
+@pytest.mark.parametrize("config", [SceneConfig.classic(height=160, width=224),
+                                    SceneConfig(height=160, width=224, **PLAIN_LIGHT),
+                                    SceneConfig(height=160, width=224, letterbox_probability=1.0,
+                                                **PLAIN_LIGHT)])
 @pytest.mark.parametrize("seed", range(8))
-def test_plate_pixels_show_the_plate_colour(seed):
-    scene = render_scene(np.random.default_rng(seed), SMALL)
+def test_plate_pixels_show_the_plate_colour(seed, config):
+    scene = render_scene(np.random.default_rng(seed), config)
     image = scene.image.astype(np.float64)
     for m, plate in enumerate(scene.plates):
         r, g, b = image[scene.mask == m + 1].mean(axis=0)
@@ -99,7 +113,7 @@ def test_default_size_and_several_plates():
 def test_lone_plates_cover_ccpd_sizes_and_are_mostly_frontal():
     # CCPD (720 × 1160 photos): plate box 0.17-0.44 of the image width and 2.0-3.3 times as wide
     # as tall (10th-90th percentile); a frontal plate box is 3.1
-    config = SceneConfig(height=208, width=208, max_plates=1, distractors=(0, 0))
+    config = SceneConfig.classic(height=208, width=208, max_plates=1, distractors=(0, 0))
     widths, aspects = [], []
     for seed in range(40):
         (plate,) = render_scene(np.random.default_rng(seed), config).plates
