@@ -210,7 +210,8 @@ def draw_hard_negative(image: np.ndarray, rng: np.random.Generator,
     box_w = int(width * rng.uniform(0.06, 0.35))
     aspect = rng.uniform(1.3, 2.3) if rng.random() < 0.4 else rng.uniform(4.2, 7.0)
     box_h = max(6, int(box_w / aspect))
-    box_w = max(box_w, int(box_h * aspect))  # the least height must not squeeze the aspect
+    # whole pixels, rounded away from a plate's aspect
+    box_w = int(np.floor(box_h * aspect)) if aspect < 3 else int(np.ceil(box_h * aspect))
     x1 = int(rng.integers(-box_w // 4, width - box_w // 2))
     y1 = int(rng.integers(-box_h // 4, height - box_h // 2))
     box = np.array([x1, y1, x1 + box_w, y1 + box_h], np.float64)
