@@ -320,9 +320,10 @@ def _real_homography(rng, config: SceneConfig, canvas_shape, plate_corners, x_ra
     pose = pose_homography(cw, ch, 0.0, yaw, pitch, camera_distance=2.5)
     corners = apply_homography(pose, plate_corners)
     centre = corners.mean(axis=0)
-    roll = draw(rng, "roll")
+    tilted = "_tilted" if rng.random() < config.tilted_probability else ""
+    roll = draw(rng, "roll" + tilted)
     # |roll + lean| <= 60°: the plate's area, cos(roll + lean) of a rectangle's, stays >= half
-    lean = float(np.clip(draw(rng, "lean"), -60.0 - roll, 60.0 - roll))
+    lean = float(np.clip(draw(rng, "lean" + tilted), -60.0 - roll, 60.0 - roll))
     r, t = np.radians(roll), np.radians(lean)
     # columns: where the plate's x axis (along its rows) and y axis (down its sides) go
     turn = np.array([[np.cos(r), np.sin(t)], [np.sin(r), np.cos(t)]])
@@ -431,6 +432,9 @@ class SceneConfig:
     position_spread : float
         With "ccpd" geometry, how much wider than the real ones the plate centres are spread
         about the real median (1: the real spread).
+    tilted_probability : float
+        With "ccpd" geometry, the chance that a plate's roll and lean come from CCPD's rotate
+        and tilt subsets (turned cameras, cars at an angle) rather than from its other ones.
     letterbox_probability : float
         Chance that the scene is drawn as a portrait photo shows in a square letterbox:
         0.55-0.8 as wide as the picture between grey bars (``LETTERBOX_FILL``).
@@ -477,6 +481,7 @@ class SceneConfig:
     geometry: str = "ccpd"
     lone_probability: float = 0.6
     position_spread: float = 1.5
+    tilted_probability: float = 0.25
     letterbox_probability: float = 0.25
     typeface: Typeface | None = field(default_factory=Typeface)
     backgrounds: tuple[str, ...] = STREET_BACKGROUNDS
@@ -523,7 +528,7 @@ class SceneConfig:
         if not self.backgrounds or unknown:
             raise ValueError(f"SceneConfig: backgrounds must be kinds of "
                              f"{sorted(set(STREET_BACKGROUNDS))}, got {self.backgrounds}")
-        for name in ("lone_probability", "letterbox_probability", "occlusion_probability",
+        for name in ("lone_probability", "tilted_probability", "letterbox_probability", "occlusion_probability",
                      "haze_probability", "glass_probability", "motion_blur_probability",
                      "colour_cast_probability"):
             if not 0 <= getattr(self, name) <= 1:

@@ -290,6 +290,7 @@ def test_scene_plates_use_the_given_typeface(monkeypatch):
     ({"backgrounds": ("moon",)}, "backgrounds"),
     ({"haze_probability": 1.5}, "haze_probability"),
     ({"position_spread": -1.0}, "position_spread"),
+    ({"tilted_probability": -0.1}, "tilted_probability"),
 ])
 def test_config_rejects_bad_new_values(kwargs, problem):
     with pytest.raises(ValueError, match=problem):
@@ -299,3 +300,17 @@ def test_config_rejects_bad_new_values(kwargs, problem):
 def test_config_is_json_ready():
     json.dumps(SceneConfig().to_dict())
     json.dumps(SceneConfig.classic().to_dict())
+
+
+def test_tilted_probability_turns_the_plates():
+    def turned(probability):
+        config = SceneConfig(height=160, width=224, tilted_probability=probability,
+                             distractors=(0, 0))
+        rolls = []
+        for seed in range(30):
+            for corners in render_scene(np.random.default_rng(seed), config).corners:
+                top = corners[1] - corners[0]
+                rolls.append(abs(np.degrees(np.arctan2(top[1], top[0]))))
+        return np.mean(np.array(rolls) > 15)
+
+    assert turned(0.0) < 0.25 < 0.45 < turned(1.0)
