@@ -528,9 +528,9 @@ class SceneConfig:
         if not self.backgrounds or unknown:
             raise ValueError(f"SceneConfig: backgrounds must be kinds of "
                              f"{sorted(set(STREET_BACKGROUNDS))}, got {self.backgrounds}")
-        for name in ("lone_probability", "tilted_probability", "letterbox_probability", "occlusion_probability",
-                     "haze_probability", "glass_probability", "motion_blur_probability",
-                     "colour_cast_probability"):
+        for name in ("lone_probability", "tilted_probability", "letterbox_probability",
+                     "occlusion_probability", "haze_probability", "glass_probability",
+                     "motion_blur_probability", "colour_cast_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"SceneConfig: {name} must be in [0, 1], "
                                  f"got {getattr(self, name)}")

@@ -314,3 +314,8 @@ def test_tilted_probability_turns_the_plates():
         return np.mean(np.array(rolls) > 15)
 
     assert turned(0.0) < 0.25 < 0.45 < turned(1.0)
+
+
+def test_letterbox_grey_is_the_locators():
+    from minilpr.detect.boxes import LETTERBOX_FILL
+    assert scenes.LETTERBOX_FILL == LETTERBOX_FILL
