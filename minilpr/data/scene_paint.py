@@ -5,12 +5,19 @@ comes from (that is ``scenes``' business). All of them draw from the ``numpy.ran
 they are given, and all work on ``(H, W, 3) uint8`` RGB images.
 
 * ``background`` -- one of ``BACKGROUNDS``: road, brick wall, gradient, smooth noise, clutter
-  (sometimes a road under the others);
+  (sometimes a road under the others); or, from ``STREET_BACKGROUNDS``, also building fronts
+  with windows and shop boards, and traffic (parts of other cars, big and cut by the frame);
 * ``draw_distractor`` -- text-like stripes, signs, rectangles and lines, fake text: things a
   locator must learn are not plates, kept out of given boxes;
 * ``draw_car`` -- a car seen straight from the front or the back, flat on its own canvas, with
   a silhouette and an empty plate holder; the paint from ``colour.CAR_COLOURS``;
-* ``photometric`` -- global brightness, contrast and gamma (sometimes dusk), blur and noise.
+* ``draw_hard_negative`` -- things that look like plates and are not: plate-coloured panels
+  with a border and white or dark marks, street-name signs, shop boards, never at a plate's
+  aspect;
+* ``draw_occluder`` -- a pole, a leaf or mud blob, a bar over part of a plate;
+* ``photometric`` -- global brightness, contrast and gamma (sometimes dusk), blur and noise;
+  ``photographic`` -- the camera effects of ``SceneConfig`` beyond it: haze, a windscreen's
+  reflection, motion blur.
 """
 
 from __future__ import annotations
@@ -27,18 +34,25 @@ if TYPE_CHECKING:
     from minilpr.data.scenes import SceneConfig
 
 BACKGROUNDS = ("road", "wall", "gradient", "noise", "clutter")
+STREET_BACKGROUNDS = BACKGROUNDS + ("buildings", "traffic", "buildings", "traffic", "traffic")
+
+# plate-holder frames: near-black, dark grey, chrome, white, dealer red, dealer blue
+HOLDER_COLOURS = ((25, 25, 28), (60, 60, 64), (170, 172, 178), (225, 225, 222), (140, 28, 30),
+                  (30, 50, 120))
 
 
-def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A random procedural background, one of ``BACKGROUNDS``.
+def background(rng: np.random.Generator, height: int, width: int,
+               kinds: tuple[str, ...] = BACKGROUNDS) -> np.ndarray:
+    """A random procedural background, one of ``kinds`` (repeats weigh a kind up).
 
     Returns
     -------
     image : (H, W, 3) uint8 RGB
     """
-    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+    kind = kinds[rng.integers(len(kinds))]
     image = {"road": _road, "wall": _wall, "gradient": _gradient, "noise": _smooth_noise,
-             "clutter": _clutter}[kind](rng, height, width)
+             "clutter": _clutter, "buildings": _buildings,
+             "traffic": _traffic}[kind](rng, height, width)
     if kind != "road" and rng.random() < 0.5:
         # a road in the lower part of the picture, under whatever stands behind
         horizon = int(height * rng.uniform(0.45, 0.75))
@@ -111,6 +125,145 @@ def _clutter(rng, height, width) -> np.ndarray:
             points = (np.array([x, y]) + rng.integers(-size, size, (int(rng.integers(3, 7)), 2)))
             cv2.fillPoly(image, [points.astype(np.int32)], colour, cv2.LINE_AA)
     return image
+
+
+def _buildings(rng, height, width) -> np.ndarray:
+    """Building fronts side by side under a sky: facades with grids of windows, some shop boards
+    at street level."""
+    image = _gradient(rng, height, width)
+    x = int(-rng.integers(0, max(2, width // 4)))
+    while x < width:
+        w = int(width * rng.uniform(0.2, 0.7))
+        top = int(height * rng.uniform(-0.1, 0.4))
+        facade = rng.uniform(70, 215, 3) * rng.uniform(0.8, 1.0)
+        cv2.rectangle(image, (x, top), (x + w, height), facade.tolist(), -1)
+        glass = np.clip(facade * rng.uniform(0.3, 0.7) + rng.normal(0, 10, 3), 0, 255)
+        win_w = max(3, int(w * rng.uniform(0.06, 0.16)))
+        win_h = max(3, int(win_w * rng.uniform(0.6, 1.8)))
+        gap_x, gap_y = max(2, int(win_w * rng.uniform(0.3, 1.0))), max(2, int(win_h * 0.6))
+        for wy in range(top + gap_y, height - win_h, win_h + gap_y):
+            for wx in range(x + gap_x, x + w - win_w, win_w + gap_x):
+                shade = np.clip(glass + rng.normal(0, 12), 0, 255).tolist()
+                cv2.rectangle(image, (wx, wy), (wx + win_w, wy + win_h), shade, -1)
+        if rng.random() < 0.6:
+            board_y = int(height * rng.uniform(0.35, 0.75))
+            _shop_board(image, rng, np.array([x + 2, board_y, x + w - 2,
+                                              board_y + max(6, int(w * rng.uniform(0.1, 0.2)))]))
+        x += w
+    return image
+
+
+def _traffic(rng, height, width) -> np.ndarray:
+    """A road with parts of other cars behind: big, cut by the frame, their holders empty."""
+    image = _road(rng, height, width)
+    horizon = int(height * rng.uniform(0.2, 0.5))
+    image[:horizon] = _buildings(rng, horizon, width) if rng.random() < 0.5 \
+        else _gradient(rng, horizon, width)
+    for _ in range(rng.integers(1, 4)):
+        car_w = int(width * rng.uniform(0.4, 1.4))
+        canvas, silhouette, _ = draw_car(rng, car_w, rear=rng.random() < 0.5)
+        ch, cw = canvas.shape[:2]
+        x0 = int(rng.integers(-cw // 2, width - cw // 3))
+        y0 = int(rng.integers(horizon - ch // 2, max(horizon - ch // 2 + 1, height - ch // 2)))
+        xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + cw, width), min(y0 + ch, height)
+        if xb <= xa or yb <= ya:
+            continue
+        piece = canvas[ya - y0:yb - y0, xa - x0:xb - x0]
+        alpha = silhouette[ya - y0:yb - y0, xa - x0:xb - x0, None] > 127  # (h, w, 1)
+        image[ya:yb, xa:xb] = np.where(alpha, piece, image[ya:yb, xa:xb])
+    return image
+
+
+def _shop_board(image, rng, box) -> None:
+    """A wide coloured board with large character-like marks (and sometimes Latin text)."""
+    colours = [(200, 30, 30), (30, 70, 170), (235, 190, 40), (30, 130, 70), (245, 245, 240),
+               (30, 30, 30)]
+    board = np.clip(np.array(colours[rng.integers(len(colours))], np.float64)
+                    + rng.normal(0, 12, 3), 0, 255)
+    x1, y1, x2, y2 = [int(v) for v in box]
+    cv2.rectangle(image, (x1, y1), (x2, y2), board.tolist(), -1)
+    ink = (250, 250, 245) if board.mean() < 150 else (rng.uniform(0, 120, 3)).tolist()
+    margin = max(1, (y2 - y1) // 6)
+    inner = (x1 + margin, y1 + margin, x2 - margin, y2 - margin)
+    if rng.random() < 0.7:
+        _glyph_marks(image, rng, inner, ink)
+    else:
+        _fake_text(image, rng, inner, panel=False, ink=ink)
+
+
+def draw_hard_negative(image: np.ndarray, rng: np.random.Generator,
+                       keep_out: list[np.ndarray] | None = None) -> np.ndarray | None:
+    """Draw one thing that looks like a plate and is not one into ``image`` (in place).
+
+    A plate-coloured panel (blue, yellow, green, white, black) with a light border and a row of
+    white or dark marks; a blue street-name sign with Latin text; or a shop board. Their width
+    over height is 1.3-2.3 or 4.2-7: a plate's box is 2-3.3 (3.1 frontal), and a blue panel
+    with a white border and seven characters at that aspect *is* a plate to any eye, so
+    drawing it unlabelled would teach the locator to miss plates. Nothing is drawn where it
+    would touch a ``keep_out`` box.
+
+    Returns
+    -------
+    box : (4,) float64 x1, y1, x2, y2 of what was drawn (may reach past the image), or None
+    """
+    height, width = image.shape[:2]
+    box_w = int(width * rng.uniform(0.06, 0.35))
+    aspect = rng.uniform(1.3, 2.3) if rng.random() < 0.4 else rng.uniform(4.2, 7.0)
+    box_h = max(6, int(box_w / aspect))
+    # whole pixels, rounded away from a plate's aspect
+    box_w = int(np.floor(box_h * aspect)) if aspect < 3 else int(np.ceil(box_h * aspect))
+    x1 = int(rng.integers(-box_w // 4, width - box_w // 2))
+    y1 = int(rng.integers(-box_h // 4, height - box_h // 2))
+    box = np.array([x1, y1, x1 + box_w, y1 + box_h], np.float64)
+    if keep_out and any(_overlap(box, other) for other in keep_out):
+        return None
+    kind = rng.integers(3)
+    if kind == 0:
+        panels = [(25, 70, 190), (230, 185, 30), (120, 200, 120), (235, 235, 235), (20, 20, 22)]
+        panel = np.clip(np.array(panels[rng.integers(len(panels))], np.float64)
+                        + rng.normal(0, 12, 3), 0, 255)
+        cv2.rectangle(image, (x1, y1), (x1 + box_w, y1 + box_h), panel.tolist(), -1)
+        ink = (245, 245, 245) if panel.mean() < 140 else (20, 20, 20)
+        border = max(1, box_h // 14)
+        cv2.rectangle(image, (x1 + border, y1 + border),
+                      (x1 + box_w - border, y1 + box_h - border), ink, border)
+        _glyph_marks(image, rng, (x1 + 3 * border, y1 + 3 * border, x1 + box_w - 3 * border,
+                                  y1 + box_h - 3 * border), ink)
+    elif kind == 1:
+        cv2.rectangle(image, (x1, y1), (x1 + box_w, y1 + box_h), (25, 70, 175), -1)
+        border = max(1, box_h // 12)
+        cv2.rectangle(image, (x1 + border, y1 + border),
+                      (x1 + box_w - border, y1 + box_h - border), (240, 240, 240), border)
+        _fake_text(image, rng, (x1 + 3 * border, y1 + 3 * border, x1 + box_w - 3 * border,
+                                y1 + box_h - 3 * border), panel=False, ink=(240, 240, 240))
+    else:
+        _shop_board(image, rng, box)
+    return box
+
+
+def draw_occluder(image: np.ndarray, rng: np.random.Generator, box: np.ndarray) -> None:
+    """Hide part of the plate in ``box`` (x1, y1, x2, y2) under something in front of it, in
+    place: a pole crossing the picture, a leaf or mud blob on an edge, or a bar (a tow hook, a
+    bicycle rack); at most a fifth of the plate's width is covered."""
+    x1, y1, x2, y2 = [float(v) for v in box]
+    pw, ph = x2 - x1, y2 - y1
+    colour = np.clip(rng.uniform(20, 200) + rng.normal(0, 15, 3), 0, 255).tolist()
+    kind = rng.integers(3)
+    if kind == 0:
+        thick = max(1, int(pw * rng.uniform(0.05, 0.18)))
+        x = int(rng.uniform(x1, x2 - thick))
+        cv2.rectangle(image, (x, 0), (x + thick, image.shape[0]), colour, -1)
+    elif kind == 1:
+        cx = int(x1 if rng.random() < 0.5 else x2)
+        cy = int(rng.uniform(y1, y2))
+        axes = (max(1, int(pw * rng.uniform(0.04, 0.1))), max(1, int(ph * rng.uniform(0.2, 0.6))))
+        cv2.ellipse(image, (cx, cy), axes, float(rng.uniform(0, 180)), 0, 360, colour, -1,
+                    cv2.LINE_AA)
+    else:
+        thick = max(1, int(ph * rng.uniform(0.08, 0.2)))
+        y = int(rng.uniform(y1, y2 - thick))
+        xa = int(rng.uniform(x1, x2 - 0.2 * pw))
+        cv2.rectangle(image, (xa, y), (int(xa + 0.2 * pw), y + thick), colour, -1)
 
 
 def draw_distractor(image: np.ndarray, rng: np.random.Generator,
@@ -234,7 +387,8 @@ def _fake_text(image, rng, box, panel: bool, ink=None) -> None:
                 thickness, cv2.LINE_AA)
 
 
-def draw_car(rng: np.random.Generator, car_width: int, rear: bool = False
+def draw_car(rng: np.random.Generator, car_width: int, rear: bool = False,
+             holder: tuple[tuple[float, float, float], int] | None = None
              ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """A car seen straight from the front (or the back), flat, with an empty plate holder.
 
@@ -245,6 +399,9 @@ def draw_car(rng: np.random.Generator, car_width: int, rear: bool = False
     rear : bool
         The back of the car: red tail lights, and the plate in a recess of the boot lid
         instead of the bumper under the grille.
+    holder : ((r, g, b), rim) optional
+        The plate holder's colour and its rim around the plate in multiples of 1/30 of the
+        plate's width (0: no frame); None draws the first generator's near-black thin frame.
 
     Returns
     -------
@@ -355,9 +512,12 @@ def draw_car(rng: np.random.Generator, car_width: int, rear: bool = False
     plate_x = int(round(cw / 2 - plate_w / 2 + rng.uniform(-0.02, 0.02) * cw))
     free = (zone[1] - zone[0]) * ch - plate_h
     plate_y = int(round(zone[0] * ch + max(free, 0) * rng.uniform(0.2, 0.8)))
-    rim = max(1, plate_w // 30)
-    cv2.rectangle(canvas, (plate_x - rim, plate_y - rim),
-                  (plate_x + plate_w + rim - 1, plate_y + plate_h + rim - 1), (25, 25, 28), -1)
+    holder_colour, rims = ((25, 25, 28), 1) if holder is None else holder
+    rim = max(1, plate_w // 30) * rims
+    if rim:
+        cv2.rectangle(canvas, (plate_x - rim, plate_y - rim),
+                      (plate_x + plate_w + rim - 1, plate_y + plate_h + rim - 1),
+                      tuple(holder_colour), -1)
 
     # light from above and from one side
     shade = np.linspace(rng.uniform(1.0, 1.25), rng.uniform(0.6, 0.85), ch, dtype=np.float32)
@@ -382,3 +542,72 @@ def photometric(image: np.ndarray, rng: np.random.Generator, config: SceneConfig
     noise = rng.standard_normal((*out.shape[:2], 1), np.float32) \
         * (rng.uniform(0, config.noise) * noise_gain)
     return np.clip(out + noise + 0.5, 0, 255).astype(np.uint8)
+
+
+def photographic(image: np.ndarray, rng: np.random.Generator, config: SceneConfig) -> np.ndarray:
+    """The camera effects ``photometric`` lacks, each with its ``config`` probability: haze
+    (the picture pulled towards a pale grey), a windscreen's reflection (soft bright bands and
+    blobs screened over everything), motion blur (a line kernel, 3-13 px at any angle) and a
+    colour cast (each channel's gain 0.8-1.2: sodium lamps, green-tinted night shots).
+
+    Returns
+    -------
+    image : (H, W, 3) uint8 RGB, a new array when anything was applied
+    """
+    height, width = image.shape[:2]
+    out = image
+    if rng.random() < config.haze_probability:
+        veil = np.clip(rng.uniform(150, 225) + rng.normal(0, 8, 3), 0, 255).astype(np.float32)
+        amount = rng.uniform(0.15, 0.55)
+        out = np.clip(out * (1 - amount) + veil * amount + 0.5, 0, 255).astype(np.uint8)
+    if rng.random() < config.glass_probability:
+        small_h, small_w = max(4, height // 8), max(4, width // 8)
+        light = np.zeros((small_h, small_w), np.float32)
+        for _ in range(rng.integers(1, 4)):
+            x = rng.uniform(0, small_w)
+            slope, thick = rng.uniform(-1.5, 1.5), rng.uniform(1, small_w / 3)
+            points = np.array([[x, 0], [x + thick, 0], [x + thick + slope * small_h, small_h],
+                               [x + slope * small_h, small_h]], np.int32)
+            cv2.fillPoly(light, [points], float(rng.uniform(0.3, 1.0)))
+        for _ in range(rng.integers(0, 4)):
+            centre = (int(rng.integers(small_w)), int(rng.integers(small_h)))
+            cv2.circle(light, centre, int(rng.integers(1, max(2, small_w // 4))),
+                       float(rng.uniform(0.3, 1.0)), -1)
+        light = cv2.GaussianBlur(light, (0, 0), max(1.0, small_w / 12))
+        light = cv2.resize(light, (width, height), interpolation=cv2.INTER_LINEAR)
+        strength = rng.uniform(0.15, 0.5)
+        tint = np.clip(rng.uniform(200, 255) + rng.normal(0, 10, 3), 0, 255).astype(np.float32)
+        screen = (light * strength)[..., None]  # (H, W, 1)
+        out = np.clip(out + (tint - out) * screen + 0.5, 0, 255).astype(np.uint8)
+    if rng.random() < config.motion_blur_probability:
+        length = int(rng.integers(1, 7)) * 2 + 1
+        kernel = np.zeros((length, length), np.float32)
+        angle = rng.uniform(0, np.pi)
+        half = (length - 1) / 2
+        start = (int(round(half - half * np.cos(angle))), int(round(half - half * np.sin(angle))))
+        end = (int(round(half + half * np.cos(angle))), int(round(half + half * np.sin(angle))))
+        cv2.line(kernel, start, end, 1.0, 1)
+        out = cv2.filter2D(out, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+    if rng.random() < config.colour_cast_probability:
+        gains = rng.uniform(0.8, 1.2, 3).astype(np.float32)
+        out = np.clip(out * gains + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def match_brightness(image: np.ndarray, mask: np.ndarray, target: float) -> np.ndarray:
+    """Scale the whole picture's light so that the plates (``mask > 0``) have mean level
+    ``target`` (0 .. 255), the gain kept within 0.3 .. 2.5; highlights clip as an over-exposed
+    camera's do.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB
+    mask : (H, W) uint8
+        Non-zero on plate pixels (``SceneSample.mask``).
+    """
+    plate = mask > 0
+    if not plate.any():
+        return image
+    level = float(image[plate].mean())
+    gain = float(np.clip(target / max(level, 1.0), 0.3, 2.5))
+    return cv2.LUT(image, tone_table(gain=gain))

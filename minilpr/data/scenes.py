@@ -22,12 +22,22 @@ a pixel on both sides.
 
 ``render_scene(rng)`` paints one picture in five steps (the painting is in ``scene_paint``):
 
-1. a procedural background: road, wall, gradient, smooth noise or clutter;
-2. distractors behind the cars: text-like stripes, signs, rectangles and lines, fake text;
+1. a procedural background: road, wall, gradient, smooth noise or clutter; by default also
+   building fronts with shop boards and traffic (parts of other cars);
+2. distractors behind the cars: text-like stripes, signs, rectangles and lines, fake text, and
+   hard negatives (plate-coloured panels with marks, street signs, shop boards);
 3. one to ``max_plates`` cars side by side, each with its plate from ``synth.render_plate``,
-   posed and pasted with its silhouette mask as above;
-4. more distractors in front, kept away from every plate;
-5. global light (sometimes dusk), contrast, blur and noise.
+   posed and pasted with its silhouette mask as above; sometimes something in front of a plate;
+4. more distractors and hard negatives in front, kept away from every plate;
+5. haze, a windscreen's reflection, motion blur; global light (sometimes dusk), contrast, blur
+   and noise; the light scaled so that the plates have a real plate's brightness.
+
+Where a plate sits, how wide it is, how it turns and how bright it is come by default from the
+real CCPD photos (``SceneConfig.geometry="ccpd"``, the marginals in ``scene_stats``): its own
+width from the real widths over the long side, its centre from the real centres (spread
+wider), its horizontal edges turned by the real roll and its vertical edges by the real lean
+(an affine map about the plate centre, after the pinhole pose). ``SceneConfig.classic()``
+draws the first generator's scenes, byte for byte.
 
 All randomness comes from the one ``numpy.random.Generator`` passed in: the same seed gives
 byte-identical images and labels.
@@ -35,7 +45,7 @@ byte-identical images and labels.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -43,18 +53,23 @@ import numpy as np
 from minilpr.data import augment, charset
 from minilpr.data.camera import apply_homography, pose_homography
 from minilpr.data.colour import CAR_COLOUR_WEIGHTS, CAR_COLOURS, KIND_MIX, check_kind_mix
-from minilpr.data.scene_paint import (BACKGROUNDS, background, draw_car, draw_distractor,
-                                      photometric)
+from minilpr.data.glyphs import Typeface
+from minilpr.data.scene_paint import (BACKGROUNDS, HOLDER_COLOURS, STREET_BACKGROUNDS, background,
+                                      draw_car, draw_distractor, draw_hard_negative,
+                                      draw_occluder, match_brightness, photographic, photometric)
+from minilpr.data.scene_stats import CCPD_GEOMETRY, draw
 from minilpr.data.synth import render_plate
 
 __all__ = [
     "PLATE_MM", "SceneConfig", "ScenePlate", "SceneSample", "render_scene",
     "BACKGROUNDS", "CAR_COLOURS", "CAR_COLOUR_WEIGHTS", "background", "draw_car",
-    "draw_distractor",
+    "draw_distractor", "LETTERBOX_FILL", "PLATE_OF_CAR",
 ]
 
 # plate sizes in millimetres (width, height): 7-character plates and the wider green plate
 PLATE_MM = {7: (440.0, 140.0), 8: (480.0, 140.0)}
+PLATE_OF_CAR = 0.245  # a plate's width over its car's, the middle of draw_car's 0.22-0.27
+LETTERBOX_FILL = 114  # the grey of the locator's letterbox (detect.boxes.LETTERBOX_FILL)
 
 _DIRT = augment.AugmentConfig()  # the ranges of augment.add_dirt's spots
 
@@ -96,11 +111,15 @@ class SceneSample:
         Left to right.
     mask : (H, W) uint8
         0 where no plate is, m + 1 on the pixels of ``plates[m]`` (centre inside its corners).
+    negatives : (K, 4) float64
+        x1, y1, x2, y2 of the hard negatives drawn (things that look like plates; those behind
+        the cars may be hidden by them). Never plates.
     """
 
     image: np.ndarray
     plates: list[ScenePlate]
     mask: np.ndarray
+    negatives: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
     @property
     def boxes(self) -> np.ndarray:
@@ -129,9 +148,15 @@ def render_scene(rng: np.random.Generator, config: SceneConfig | None = None) ->
     """
     config = SceneConfig() if config is None else config
     height, width = config.height, config.width
-    image = background(rng, height, width)
+    if config.letterbox_probability > 0 and rng.random() < config.letterbox_probability:
+        return _letterboxed(rng, config)
+    image = background(rng, height, width, config.backgrounds)
     for _ in range(rng.integers(config.distractors[0], config.distractors[1] + 1)):
         draw_distractor(image, rng)
+    negatives = []
+    if config.hard_negatives[1] > 0:
+        for _ in range(rng.integers(config.hard_negatives[0], config.hard_negatives[1] + 1)):
+            negatives.append(draw_hard_negative(image, rng))
 
     count = _car_count(rng, config)
     edges = np.cumsum(np.concatenate([[0.0], rng.uniform(0.8, 1.2, count)]))
@@ -143,11 +168,43 @@ def render_scene(rng: np.random.Generator, config: SceneConfig | None = None) ->
                            float(edges[slot]), float(edges[slot + 1]), count)
         plates.append(plate)
 
+    if config.occlusion_probability > 0:
+        for plate in plates:
+            if rng.random() < config.occlusion_probability:
+                draw_occluder(image, rng, plate.box)
+
     keep_out = [p.box + [-4, -4, 4, 4] for p in plates]
     for _ in range(rng.integers(0, 3)):
         draw_distractor(image, rng, keep_out)
+    if config.hard_negatives[1] > 0:
+        for _ in range(rng.integers(0, 3)):
+            negatives.append(draw_hard_negative(image, rng, keep_out))
+    if max(config.haze_probability, config.glass_probability, config.motion_blur_probability,
+           config.colour_cast_probability) > 0:
+        image = photographic(image, rng, config)
     image = photometric(image, rng, config)
-    return SceneSample(image=image, plates=plates, mask=mask)
+    if config.plate_brightness:
+        image = match_brightness(image, mask, draw(rng, "brightness"))
+    negatives = np.array([b for b in negatives if b is not None], np.float64).reshape(-1, 4)
+    return SceneSample(image=image, plates=plates, mask=mask, negatives=negatives)
+
+
+def _letterboxed(rng, config: SceneConfig) -> SceneSample:
+    """A scene as a portrait photo looks in the locator's square letterbox: drawn 0.55-0.8 as
+    wide as the picture (CCPD's 720 × 1160 is 0.62), grey bars left and right; the ground truth
+    moves with it."""
+    inner_w = max(64, int(round(config.width * rng.uniform(0.55, 0.8))))
+    inner = render_scene(rng, replace(config, width=inner_w, letterbox_probability=0.0))
+    left = (config.width - inner_w) // 2
+    image = np.full((config.height, config.width, 3), LETTERBOX_FILL, np.uint8)
+    image[:, left:left + inner_w] = inner.image
+    mask = np.zeros((config.height, config.width), np.uint8)
+    mask[:, left:left + inner_w] = inner.mask
+    offset = np.array([left, 0.0])
+    plates = [ScenePlate(text=p.text, kind=p.kind, corners=p.corners + offset,
+                         box=p.box + np.tile(offset, 2)) for p in inner.plates]
+    return SceneSample(image=image, plates=plates, mask=mask,
+                       negatives=inner.negatives + np.tile(offset, 2))
 
 
 def _paste_car(image, mask, label: int, rng, config: SceneConfig, x_left: float,
@@ -156,27 +213,38 @@ def _paste_car(image, mask, label: int, rng, config: SceneConfig, x_left: float,
     plate's pixels with ``label`` in ``mask``; return the plate's ground truth."""
     height, width = image.shape[:2]
     slot_w = x_right - x_left
-    if count == 1:
+    real = config.geometry == "ccpd"
+    if real:
+        plate_target = draw(rng, "width") * max(width, height)
+        target_w = plate_target / PLATE_OF_CAR
+    elif count == 1:
         target_w = width * rng.uniform(*config.car_width)
     else:
         target_w = slot_w * rng.uniform(0.75, 1.0)
     # drawn at about the size it will have, so the warp neither blurs nor aliases the plate
+    rear = rng.random() < config.rear_probability
+    holder = _holder(rng) if config.varied_holders else None
     canvas, silhouette, (px, py, pw, ph) = draw_car(rng, int(np.clip(target_w, 96, 1600)),
-                                                    rear=rng.random() < config.rear_probability)
+                                                    rear=rear, holder=holder)
 
     kind = _choose_kind(rng, config)
     text = charset.random_plate(rng, kind)
     plate_mm = PLATE_MM[len(text)]
     pw = int(round(ph * plate_mm[0] / plate_mm[1]))  # green plates are wider than 7-char ones
     px = min(px, canvas.shape[1] - pw)
-    plate, _ = render_plate(text, kind, rng, px_per_mm=1.3 * pw / plate_mm[0])
+    plate, _ = render_plate(text, kind, rng, px_per_mm=1.3 * pw / plate_mm[0],
+                            typeface=config.typeface)
     if rng.random() < config.dirt_probability:
         augment.add_dirt(plate, rng, _DIRT)
     canvas[py:py + ph, px:px + pw] = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA)
     plate_corners = np.array([[px, py], [px + pw, py], [px + pw, py + ph], [px, py + ph]],
                              np.float64)
 
-    homography = _car_homography(rng, config, canvas.shape[:2], (x_left, x_right), target_w)
+    if real:
+        homography = _real_homography(rng, config, canvas.shape[:2], plate_corners,
+                                      (x_left, x_right), plate_target, count)
+    else:
+        homography = _car_homography(rng, config, canvas.shape[:2], (x_left, x_right), target_w)
     corners = apply_homography(homography, plate_corners)
     homography = _fit_inside(homography, corners, width, height, config.min_plate_width,
                              (x_left, x_right))
@@ -239,6 +307,50 @@ def _car_homography(rng, config: SceneConfig, canvas_shape, x_range, target_w) -
     return place @ pose
 
 
+def _real_homography(rng, config: SceneConfig, canvas_shape, plate_corners, x_range,
+                     plate_w: float, count: int) -> np.ndarray:
+    """(3, 3) map from car-canvas to scene coordinates that gives the plate a real pose, size and
+    place: the pinhole pose (yaw and pitch only), then an affine map about the plate's centre
+    turning its horizontal edges by a real roll and its vertical edges by a real lean
+    (``scene_stats``), scaled so that the plate's own width is ``plate_w``, moved to a real
+    centre (a lone car) or into its slot."""
+    ch, cw = canvas_shape
+    yaw = rng.triangular(-config.max_yaw, 0.0, config.max_yaw)
+    pitch = rng.uniform(-config.max_pitch, config.max_pitch / 3)
+    pose = pose_homography(cw, ch, 0.0, yaw, pitch, camera_distance=2.5)
+    corners = apply_homography(pose, plate_corners)
+    centre = corners.mean(axis=0)
+    tilted = "_tilted" if rng.random() < config.tilted_probability else ""
+    roll = draw(rng, "roll" + tilted)
+    # |roll + lean| <= 60°: the plate's area, cos(roll + lean) of a rectangle's, stays >= half
+    lean = float(np.clip(draw(rng, "lean" + tilted), -60.0 - roll, 60.0 - roll))
+    r, t = np.radians(roll), np.radians(lean)
+    # columns: where the plate's x axis (along its rows) and y axis (down its sides) go
+    turn = np.array([[np.cos(r), np.sin(t)], [np.sin(r), np.cos(t)]])
+    edges = (corners[[1, 2]] - corners[[0, 3]]) @ turn.T  # (2, 2) top and bottom edge vectors
+    scale = plate_w / max(float(np.hypot(*edges.T).mean()), 1e-6)
+
+    median_x, median_y = (CCPD_GEOMETRY[k][4] for k in ("centre_x", "centre_y"))
+    spread = config.position_spread
+    if count == 1:
+        target_x = config.width * (median_x + (draw(rng, "centre_x") - median_x) * spread)
+    else:
+        target_x = x_range[0] + (x_range[1] - x_range[0]) * rng.uniform(0.3, 0.7)
+    target_y = config.height * (median_y + (draw(rng, "centre_y") - median_y) * spread)
+    affine = np.eye(3)
+    affine[:2, :2] = scale * turn
+    affine[:2, 2] = np.array([target_x, target_y]) - scale * turn @ centre
+    return affine @ pose
+
+
+def _holder(rng) -> tuple[tuple[float, ...], int]:
+    """A plate holder: one of ``HOLDER_COLOURS`` or the car's own shade (no frame), and a rim
+    of 0-3 thirtieths of the plate's width."""
+    colour = HOLDER_COLOURS[rng.integers(len(HOLDER_COLOURS))]
+    colour = tuple(float(c) for c in np.clip(np.array(colour) + rng.normal(0, 8, 3), 0, 255))
+    return colour, int(rng.integers(0, 4))
+
+
 def _fit_inside(homography, corners, width, height, min_width, x_range) -> np.ndarray:
     """Scale the car about the plate so that the plate is at least ``min_width`` wide and no
     wider than its slot, then shift it so that the plate lies inside the image (1 px margin)."""
@@ -259,9 +371,15 @@ def _fit_inside(homography, corners, width, height, min_width, x_range) -> np.nd
 
 
 def _car_count(rng: np.random.Generator, config: SceneConfig) -> int:
-    """How many cars fit side by side with plates no narrower than ``min_plate_width``."""
-    fit = max(1, int(config.width * 0.2 // config.min_plate_width))
-    return int(rng.integers(1, min(config.max_plates, fit) + 1))
+    """How many cars fit side by side with plates no narrower than ``min_plate_width``; with
+    real geometry a lone car has probability ``lone_probability``, the other counts share
+    the rest."""
+    most = min(config.max_plates, max(1, int(config.width * 0.2 // config.min_plate_width)))
+    if config.geometry == "ccpd":
+        if most == 1 or rng.random() < config.lone_probability:
+            return 1
+        return int(rng.integers(2, most + 1))
+    return int(rng.integers(1, most + 1))
 
 
 def _choose_kind(rng, config: SceneConfig) -> str:
@@ -304,6 +422,45 @@ class SceneConfig:
         Largest standard deviation of the Gaussian pixel noise (grey levels).
     blur_probability : float
         Chance that the whole scene is blurred a little.
+    geometry : {"ccpd", "classic"}
+        "ccpd": each plate's own width (over the picture's long side), centre, roll and lean are
+        drawn from the real CCPD marginals of ``scene_stats.CCPD_GEOMETRY`` (``car_width`` and
+        ``max_roll`` are then unused); "classic": the car's width from ``car_width``, its pose
+        from the three ``max_*`` angles, the plate wherever the car puts it.
+    lone_probability : float
+        With "ccpd" geometry, the chance of a scene with one car (CCPD photos have one plate).
+    position_spread : float
+        With "ccpd" geometry, how much wider than the real ones the plate centres are spread
+        about the real median (1: the real spread).
+    tilted_probability : float
+        With "ccpd" geometry, the chance that a plate's roll and lean come from CCPD's rotate
+        and tilt subsets (turned cameras, cars at an angle) rather than from its other ones.
+    letterbox_probability : float
+        Chance that the scene is drawn as a portrait photo shows in a square letterbox:
+        0.55-0.8 as wide as the picture between grey bars (``LETTERBOX_FILL``).
+    typeface : Typeface or None
+        The characters' faces (``glyphs.Typeface``); None draws the first generator's Noto.
+    backgrounds : tuple of str
+        The background kinds to draw from (``scene_paint.STREET_BACKGROUNDS`` adds building
+        fronts and traffic to ``BACKGROUNDS``).
+    hard_negatives : (int, int)
+        Least and most hard negatives behind the cars (plate-coloured panels with marks, street
+        signs, shop boards); 0-2 more are drawn in front when the most is above 0.
+    varied_holders : bool
+        Plate holders of several colours and rims (``scene_paint.HOLDER_COLOURS``, sometimes no
+        frame) instead of always a thin near-black one.
+    occlusion_probability : float
+        Chance, per plate, that a pole, a blob or a bar hides up to a fifth of its width (the
+        ground truth is still the whole plate).
+    haze_probability, glass_probability, motion_blur_probability, colour_cast_probability : float
+        Chances of haze, of a windscreen's reflection over the picture, of motion blur and of
+        a colour cast (``scene_paint.photographic``).
+    plate_brightness : bool
+        Scale the light so that the plates have a real CCPD plate brightness
+        (``scene_paint.match_brightness``).
+
+    ``SceneConfig()`` draws the scenes moved towards real photos; ``SceneConfig.classic()`` the
+    first generator's, byte for byte (docs/data.md, "Scenes").
     """
 
     height: int = 416
@@ -321,6 +478,32 @@ class SceneConfig:
     low_light_probability: float = 0.1
     noise: float = 6.0
     blur_probability: float = 0.3
+    geometry: str = "ccpd"
+    lone_probability: float = 0.6
+    position_spread: float = 1.5
+    tilted_probability: float = 0.25
+    letterbox_probability: float = 0.25
+    typeface: Typeface | None = field(default_factory=Typeface)
+    backgrounds: tuple[str, ...] = STREET_BACKGROUNDS
+    hard_negatives: tuple[int, int] = (1, 4)
+    varied_holders: bool = True
+    occlusion_probability: float = 0.15
+    haze_probability: float = 0.2
+    glass_probability: float = 0.2
+    motion_blur_probability: float = 0.2
+    colour_cast_probability: float = 0.3
+    plate_brightness: bool = True
+
+    @classmethod
+    def classic(cls, **changes) -> "SceneConfig":
+        """The first generator's scenes (drawn, frontal, Noto plates in near-black holders), byte
+        for byte; ``changes`` set any other field."""
+        old = dict(geometry="classic", letterbox_probability=0.0, typeface=None,
+                   backgrounds=BACKGROUNDS, hard_negatives=(0, 0), varied_holders=False,
+                   occlusion_probability=0.0, haze_probability=0.0, glass_probability=0.0,
+                   motion_blur_probability=0.0, colour_cast_probability=0.0,
+                   plate_brightness=False)
+        return cls(**{**old, **changes})
 
     def __post_init__(self) -> None:
         if self.height < 64 or self.width < 64:
@@ -335,6 +518,25 @@ class SceneConfig:
         if not 0 < self.car_width[0] <= self.car_width[1]:
             raise ValueError(f"SceneConfig: car_width must be (low, high) with 0 < low <= high, "
                              f"got {self.car_width}")
+        if self.geometry not in ("ccpd", "classic"):
+            raise ValueError(f"SceneConfig: geometry must be 'ccpd' or 'classic', "
+                             f"got {self.geometry!r}")
+        if not 0 <= self.hard_negatives[0] <= self.hard_negatives[1]:
+            raise ValueError(f"SceneConfig: hard_negatives must be (least, most) with "
+                             f"0 <= least <= most, got {self.hard_negatives}")
+        unknown = set(self.backgrounds) - set(STREET_BACKGROUNDS)
+        if not self.backgrounds or unknown:
+            raise ValueError(f"SceneConfig: backgrounds must be kinds of "
+                             f"{sorted(set(STREET_BACKGROUNDS))}, got {self.backgrounds}")
+        for name in ("lone_probability", "tilted_probability", "letterbox_probability",
+                     "occlusion_probability", "haze_probability", "glass_probability",
+                     "motion_blur_probability", "colour_cast_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"SceneConfig: {name} must be in [0, 1], "
+                                 f"got {getattr(self, name)}")
+        if self.position_spread < 0:
+            raise ValueError(f"SceneConfig: position_spread must be >= 0, "
+                             f"got {self.position_spread}")
 
     def to_dict(self) -> dict:
         return asdict(self)

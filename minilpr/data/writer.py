@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no augmentation: frontal, tight, clean plates")
     scenes.add_argument("--max-plates", type=int, default=3,
                         help="at most this many plates (cars) per scene (default 3)")
+    scenes.add_argument("--classic", action="store_true",
+                        help="the first generator's scenes (SceneConfig.classic()): drawn, "
+                             "frontal, no real plate statistics, no photographic effects")
     scenes.add_argument("--jpeg-quality", type=int, default=92,
                         help="JPEG quality of the scene images (default 92)")
     return parser
@@ -163,7 +166,8 @@ def write_plates(args) -> dict:
 def write_scenes(args) -> dict:
     """Write ``args.n`` scenes as ``images/*.jpg`` + ``labels/*.txt``; return the manifest."""
     height, width = args.size
-    config = SceneConfig(height=height, width=width, max_plates=args.max_plates)
+    make = SceneConfig.classic if getattr(args, "classic", False) else SceneConfig
+    config = make(height=height, width=width, max_plates=args.max_plates)
     header = _header(args, {"name": "render_scene", **config.to_dict(),
                             "jpeg_quality": args.jpeg_quality,
                             "sample_rng": "numpy.random.default_rng([seed, index])"})

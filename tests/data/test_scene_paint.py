@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from minilpr.data.scene_paint import BACKGROUNDS, background, draw_car, draw_distractor, photometric
+from minilpr.data.scene_paint import (BACKGROUNDS, background, draw_car, draw_distractor,
+                                      draw_hard_negative, draw_occluder, match_brightness,
+                                      photographic, photometric)
 from minilpr.data.scenes import SceneConfig
 
 
@@ -44,3 +46,64 @@ def test_photometric_keeps_the_picture_shape_and_is_seeded():
     again = photometric(image, np.random.default_rng(3), SceneConfig())
     assert first.shape == image.shape and first.dtype == np.uint8
     assert first.tobytes() == again.tobytes()
+
+
+def test_street_backgrounds_fill_the_picture():
+    for kind in ("buildings", "traffic"):
+        for seed in range(3):
+            image = background(np.random.default_rng(seed), 90, 120, kinds=(kind,))
+            assert image.shape == (90, 120, 3) and image.dtype == np.uint8 and image.std() > 0
+
+
+def test_hard_negatives_respect_keep_out_and_avoid_the_plate_aspect():
+    rng = np.random.default_rng(1)
+    image = np.zeros((120, 200, 3), np.uint8)
+    for _ in range(20):
+        assert draw_hard_negative(image, rng, [np.array([-50.0, -50, 300, 300])]) is None
+    assert not image.any()
+    for _ in range(40):
+        x1, y1, x2, y2 = draw_hard_negative(image, rng)
+        aspect = (x2 - x1) / (y2 - y1)
+        assert not 2.3 < aspect < 4.2, aspect
+    assert image.any()
+
+
+def test_occluder_stays_near_its_plate():
+    for seed in range(10):
+        image = np.zeros((100, 160, 3), np.uint8)
+        draw_occluder(image, np.random.default_rng(seed), np.array([60.0, 40, 100, 52]))
+        cols = np.nonzero(image.any(axis=(0, 2)))[0]
+        assert cols.size and cols.min() >= 50 and cols.max() <= 110
+
+
+def test_holder_colour_and_rim():
+    rng = np.random.default_rng(0)
+    canvas, _, (x, y, w, h) = draw_car(rng, 300, holder=((230.0, 230.0, 230.0), 3))
+    rim = (w // 30) * 3
+    assert (canvas[y - rim // 2, x + w // 2] > 150).all()  # a white frame, lit from above
+
+
+@pytest.mark.parametrize("name", ["haze_probability", "glass_probability",
+                                  "motion_blur_probability", "colour_cast_probability"])
+def test_photographic_effects_are_seeded_and_change_the_picture(name):
+    image = np.random.default_rng(0).integers(0, 256, (40, 56, 3), np.uint8)
+    config = SceneConfig.classic(**{name: 1.0})
+    first = photographic(image, np.random.default_rng(3), config)
+    again = photographic(image, np.random.default_rng(3), config)
+    assert first.shape == image.shape and first.dtype == np.uint8
+    assert first.tobytes() == again.tobytes() and first.tobytes() != image.tobytes()
+    assert photographic(image, np.random.default_rng(3), SceneConfig.classic()) is image
+
+
+def test_haze_lowers_the_contrast():
+    image = np.random.default_rng(0).integers(0, 256, (40, 56, 3), np.uint8)
+    hazy = photographic(image, np.random.default_rng(1), SceneConfig.classic(haze_probability=1))
+    assert hazy.std() < 0.9 * image.std()
+
+
+def test_match_brightness_reaches_the_target():
+    image = np.full((20, 30, 3), 100, np.uint8)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:10, 5:20] = 1
+    assert abs(match_brightness(image, mask, 150.0)[mask > 0].mean() - 150) < 1
+    assert match_brightness(image, np.zeros_like(mask), 150.0) is image

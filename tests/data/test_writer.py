@@ -9,6 +9,7 @@ import minilpr
 from minilpr import cli
 from minilpr.data import writer
 from minilpr.data.crops import CropFolder
+from minilpr.data.scenes import SceneConfig, render_scene
 from minilpr.data.yolo import YoloFolder
 
 
@@ -52,6 +53,17 @@ def test_scenes_writes_images_yolo_labels_and_manifest(tmp_path):
         np.testing.assert_allclose(scene.boxes, boxes, atol=0.02)
         np.testing.assert_allclose(scene.corners, corners, atol=0.02)
         assert all(len(p["text"]) in (7, 8) for p in record["plates"])
+
+
+def test_classic_scenes_are_the_first_generators(tmp_path):
+    out = tmp_path / "classic"
+    assert _synth("scenes", "--n", 1, "--out", out, "--size", 96, 128, "--classic") == 0
+    manifest = _manifest(out)
+    assert manifest["generator"]["geometry"] == "classic"
+    assert manifest["generator"]["typeface"] is None
+    assert manifest["files"][0]["plates"] == [
+        p.to_dict() for p in render_scene(np.random.default_rng([0, 0]),
+                                          SceneConfig.classic(height=96, width=128)).plates]
 
 
 def test_same_seed_gives_identical_files(tmp_path):
