@@ -223,7 +223,6 @@ class RecognizerConfig:
             d["fc"] = tuple(d["fc"])
         return cls(**d)
 
-    # ----- derived sizes ----------------------------------------------------------------------
     @property
     def channels(self) -> dict:
         """Filters of every convolution at this width: conv1, res1 (4), res2 (4), conv2, conv3."""
@@ -472,7 +471,6 @@ class Recognizer(Module):
             dx = self.stn.backward(dx)
         return dx  # (N, C, H, W)
 
-    # ----- for the trainer --------------------------------------------------------------------
     def recognizer_parameters(self) -> list[Parameter]:
         """Every parameter except the STN's (those get their own optimizer)."""
         return [p for name, p in self.named_parameters() if not name.startswith("stn.")]
@@ -485,7 +483,6 @@ class Recognizer(Module):
         params = self.parameters() if include_stn else self.recognizer_parameters()
         return sum(p.data.size for p in params)
 
-    # ----- for docs and lessons ---------------------------------------------------------------
     def summary(self) -> list[SummaryRow]:
         """Every layer in order with its type, filters, kernel, stride, padding, output shape.
 

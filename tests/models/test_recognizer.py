@@ -233,7 +233,6 @@ def test_receptive_field_covers_the_plate_height_and_steps_eight_pixels():
     assert size[0] >= 32 and size[1] == 54
 
 
-# ----- the residual block ------------------------------------------------------------------------
 
 heights = st.integers(1, 3).flatmap(lambda k: st.sampled_from([4 * k, 4 * k + 2, 4 * k + 3]))
 
@@ -268,7 +267,6 @@ def test_residual_block_refuses_sizes_where_the_branches_disagree():
         ResidualBlock(1, (2, 2, 2, 2)).backward(np.zeros((1, 2, 1, 3), np.float32))
 
 
-# ----- the whole model ---------------------------------------------------------------------------
 
 def perturb_stn(model, rng):
     """Move the STN off the identity, and its last layer off zero so every weight gets a gradient."""

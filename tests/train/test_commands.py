@@ -1,7 +1,5 @@
 """``minilpr train``: the dispatcher to each model's trainer."""
 
-import importlib.util
-
 import pytest
 
 from minilpr.cli import main
@@ -18,9 +16,11 @@ def test_unknown_model(capsys):
     assert "unknown model 'dragon'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("minilpr.train.locator") is not None,
-                    reason="the locator's trainer exists")
-def test_a_trainer_not_built_yet_says_so(capsys):
+def test_a_trainer_that_is_not_installed_says_so(capsys, monkeypatch):
+    from minilpr.train import commands
+
+    monkeypatch.setitem(commands.TRAINERS, "locator",
+                        ("minilpr.train.no_such_trainer", "a trainer this copy lacks"))
     assert main(["train", "locator"]) == 2
     assert "not available" in capsys.readouterr().err
 
