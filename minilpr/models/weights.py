@@ -122,6 +122,9 @@ def save_npz_atomically(path: Path, arrays: dict) -> Path:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; a saved file should not be
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
