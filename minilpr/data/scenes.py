@@ -1,7 +1,7 @@
 """Synthetic street scenes for the plate locator, and why their ground truth is exact.
 
 Each car is painted flat, straight from the front (or the back), on a canvas of its own
-(``scene_paint.draw_car``), and its plate is pasted into the holder: on the canvas the plate is
+(``scene_cars.draw_car``), and its plate is pasted into the holder: on the canvas the plate is
 an axis-aligned rectangle whose four corners are known to the pixel edge. One (3, 3) homography
 ``H`` then takes the canvas into the scene: a pinhole pose (random yaw, pitch and roll,
 ``camera.pose_homography``), then a scale and a shift that put the car in its slot and the
@@ -20,7 +20,7 @@ Coordinates are continuous pixel coordinates with the image spanning [0, W] × [
 pixel centres at integers, so the warp ``cv2.warpPerspective`` is given is ``H`` shifted by half
 a pixel on both sides.
 
-``render_scene(rng)`` paints one picture in five steps (the painting is in ``scene_paint``):
+``render_scene(rng)`` paints one picture in five steps (the painting is in ``scene_paint``, ``scene_cars`` and ``scene_light``):
 
 1. a procedural background: road, wall, gradient, smooth noise or clutter; by default also
    building fronts with shop boards and traffic (parts of other cars);
@@ -54,9 +54,10 @@ from minilpr.data import augment, charset
 from minilpr.data.camera import apply_homography, pose_homography
 from minilpr.data.colour import CAR_COLOUR_WEIGHTS, CAR_COLOURS, KIND_MIX, check_kind_mix
 from minilpr.data.glyphs import Typeface
-from minilpr.data.scene_paint import (BACKGROUNDS, HOLDER_COLOURS, STREET_BACKGROUNDS, background,
-                                      draw_car, draw_distractor, draw_hard_negative,
-                                      draw_occluder, match_brightness, photographic, photometric)
+from minilpr.data.scene_cars import HOLDER_COLOURS, draw_car
+from minilpr.data.scene_light import match_brightness, photographic, photometric
+from minilpr.data.scene_paint import (BACKGROUNDS, STREET_BACKGROUNDS, background, draw_distractor,
+                                      draw_hard_negative, draw_occluder)
 from minilpr.data.scene_stats import CCPD_GEOMETRY, draw
 from minilpr.data.synth import render_plate
 
@@ -447,17 +448,17 @@ class SceneConfig:
         Least and most hard negatives behind the cars (plate-coloured panels with marks, street
         signs, shop boards); 0-2 more are drawn in front when the most is above 0.
     varied_holders : bool
-        Plate holders of several colours and rims (``scene_paint.HOLDER_COLOURS``, sometimes no
+        Plate holders of several colours and rims (``scene_cars.HOLDER_COLOURS``, sometimes no
         frame) instead of always a thin near-black one.
     occlusion_probability : float
         Chance, per plate, that a pole, a blob or a bar hides up to a fifth of its width (the
         ground truth is still the whole plate).
     haze_probability, glass_probability, motion_blur_probability, colour_cast_probability : float
         Chances of haze, of a windscreen's reflection over the picture, of motion blur and of
-        a colour cast (``scene_paint.photographic``).
+        a colour cast (``scene_light.photographic``).
     plate_brightness : bool
         Scale the light so that the plates have a real CCPD plate brightness
-        (``scene_paint.match_brightness``).
+        (``scene_light.match_brightness``).
 
     ``SceneConfig()`` draws the scenes moved towards real photos; ``SceneConfig.classic()`` the
     first generator's, byte for byte (docs/data.md, "Scenes").
