@@ -37,7 +37,8 @@ from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import Prefetcher, batch_rng
 from minilpr.train.locator_eval import PhotoSet, evaluate_locator, load_photo_folder
 from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
-from minilpr.train.runs import command_line, refuse_overwrite, resumed_options
+from minilpr.train.runs import (add_loop_options, add_schedule_options, command_line,
+                                refuse_overwrite, resumed_options)
 from minilpr.train.task import Task
 from minilpr.threads import limit_threads
 
@@ -289,16 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-plates", type=int, default=3, help="most plates per scene (default: 3)")
     add("--anchor-scenes", type=int, default=200,
         help="scenes whose plate boxes k-means clusters into the nine anchors (default: 200)")
-    add("--steps", type=int, default=20000, help="optimizer steps in the run (default: 20000)")
-    add("--batch", type=int, default=8, help="scenes per step (default: 8)")
-    add("--lr", type=float, default=1e-3, help="peak learning rate of AdamW (default: 1e-3)")
-    add("--final-lr", type=float, default=0.01, metavar="FRACTION",
-        help="the cosine ends at this fraction of the peak rate (default: 0.01)")
-    add("--warmup", type=int, default=500,
-        help="warm-up steps, from 10%% of the rate to all of it (default: 500)")
-    add("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default: 5e-4)")
-    add("--clip", type=float, default=10.0,
-        help="clip the global gradient norm to this (default: 10)")
+    add_schedule_options(parser, batch=8, unit="scenes", weight_decay=5e-4, clip=10.0)
     add("--seed", type=int, default=0,
         help="seeds the weights and every training scene (default: 0)")
     add("--out", type=Path, required=True, metavar="DIR", help="the run folder")
@@ -313,18 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="scenes in the fixed held-out synthetic validation set (default: 200)")
     add("--score-threshold", type=float, default=0.25,
         help="recall and precision count detections scoring at least this (default: 0.25)")
-    add("--eval-every", type=int, default=1000,
-        help="steps between evaluations, CSV rows and curve plots (default: 1000)")
-    add("--checkpoint-every", type=int, default=1000,
-        help="steps between checkpoints; 0 for time only (default: 1000)")
-    add("--checkpoint-minutes", type=float, default=10.0,
-        help="also checkpoint every this many minutes; 0 for steps only (default: 10)")
-    add("--threads", type=int, default=None,
-        help="BLAS threads (default: MINILPR_BLAS_THREADS, else 1; see docs/training.md)")
-    add("--workers", type=int, default=1,
-        help="data worker processes drawing scenes ahead; 0 draws them in the training "
-             "process (default: 1)")
-    add("--no-progress", action="store_true", help="no progress bar (for logs)")
+    add_loop_options(parser, unit="scenes")
     return parser
 
 

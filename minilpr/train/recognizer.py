@@ -35,7 +35,8 @@ from minilpr.train.data import (GENERATORS, PlateBatches, Prefetcher, every_kind
                                 validation_augment)
 from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
 from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
-from minilpr.train.runs import command_line, refuse_overwrite, resumed_options
+from minilpr.train.runs import (add_loop_options, add_schedule_options, command_line,
+                                refuse_overwrite, resumed_options)
 from minilpr.train.task import ParamGroup, Task
 from minilpr.threads import limit_threads
 
@@ -212,18 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--stn-stage", type=int, default=0, metavar="STEPS",
         help="keep the STN frozen at the identity for the first STEPS steps, then let it "
              "warm up on its own (default: 0, it trains from the start)")
-    add("--steps", type=int, default=20000, help="optimizer steps in the run (default: 20000)")
-    add("--batch", type=int, default=32, help="images per step (default: 32)")
-    add("--lr", type=float, default=1e-3,
-        help="peak learning rate of AdamW (default: 1e-3); the STN gets "
-             f"{LOCALISATION_LR_SCALE} of it")
-    add("--final-lr", type=float, default=0.01, metavar="FRACTION",
-        help="the cosine ends at this fraction of the peak rate (default: 0.01)")
-    add("--warmup", type=int, default=500,
-        help="warm-up steps, from 10%% of the rate to all of it (default: 500)")
-    add("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: 1e-4)")
-    add("--clip", type=float, default=5.0,
-        help="clip the global gradient norm to this (default: 5)")
+    add_schedule_options(parser, batch=32, unit="images", weight_decay=1e-4, clip=5.0,
+                         lr_note=f"; the STN gets {LOCALISATION_LR_SCALE} of it")
     add("--seed", type=int, default=0,
         help="seeds the weights, dropout and every training batch (default: 0)")
     add("--out", type=Path, required=True, metavar="DIR", help="the run folder")
@@ -245,19 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
              "framing); default: realistic")
     add("--data-share", type=float, default=0.5, metavar="FRACTION",
         help="fraction of each batch taken from --data folders (default: 0.5)")
-    add("--eval-every", type=int, default=1000,
-        help="steps between evaluations, CSV rows and curve plots (default: 1000)")
-    add("--checkpoint-every", type=int, default=1000,
-        help="steps between checkpoints; 0 for time only (default: 1000)")
-    add("--checkpoint-minutes", type=float, default=10.0,
-        help="also checkpoint every this many minutes; 0 for steps only (default: 10)")
-    add("--threads", type=int, default=None,
-        help="BLAS threads (default: MINILPR_BLAS_THREADS, else 1 — the fastest on a busy "
-             "2-core laptop by a factor of five; see docs/training.md)")
-    add("--workers", type=int, default=1,
-        help="data worker processes making batches ahead; 0 makes them in the training "
-             "process (default: 1)")
-    add("--no-progress", action="store_true", help="no progress bar (for logs)")
+    add_loop_options(parser, unit="batches")
     return parser
 
 

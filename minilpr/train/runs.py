@@ -3,7 +3,9 @@
 * `resumed_options` -- a resumed run takes its saved options from ``config.json`` and refuses
   a change to any option that decides the maths (its *recipe*);
 * `refuse_overwrite` -- a fresh run never starts over an old one;
-* `command_line` -- the command that reproduces a run, every recipe option spelt out.
+* `command_line` -- the command that reproduces a run, every recipe option spelt out;
+* `add_schedule_options`, `add_loop_options` -- the options every trainer takes (the step
+  budget, AdamW and its schedule; evaluation, checkpoints, threads, workers), defaults per model.
 """
 
 from __future__ import annotations
@@ -59,3 +61,41 @@ def command_line(words: list[str], args: argparse.Namespace, names: tuple[str, .
         for item in value if isinstance(value, list) else [value]:
             parts += [flag, str(item)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def add_schedule_options(parser: argparse.ArgumentParser, batch: int, unit: str,
+                         weight_decay: float, clip: float, lr_note: str = "") -> None:
+    """``--steps --batch --lr --final-lr --warmup --weight-decay --clip``, with this model's
+    defaults (``unit`` names what a batch holds: "images", "scenes")."""
+    add = parser.add_argument
+    add("--steps", type=int, default=20000, help="optimizer steps in the run (default: 20000)")
+    add("--batch", type=int, default=batch, help=f"{unit} per step (default: {batch})")
+    add("--lr", type=float, default=1e-3,
+        help=f"peak learning rate of AdamW (default: 1e-3){lr_note}")
+    add("--final-lr", type=float, default=0.01, metavar="FRACTION",
+        help="the cosine ends at this fraction of the peak rate (default: 0.01)")
+    add("--warmup", type=int, default=500,
+        help="warm-up steps, from 10%% of the rate to all of it (default: 500)")
+    add("--weight-decay", type=float, default=weight_decay,
+        help=f"AdamW weight decay (default: {weight_decay:.0e})".replace("e-0", "e-"))
+    add("--clip", type=float, default=clip,
+        help=f"clip the global gradient norm to this (default: {clip:g})")
+
+
+def add_loop_options(parser: argparse.ArgumentParser, unit: str) -> None:
+    """``--eval-every --checkpoint-every --checkpoint-minutes --threads --workers
+    --no-progress``: how the shared loop runs, the same for every model."""
+    add = parser.add_argument
+    add("--eval-every", type=int, default=1000,
+        help="steps between evaluations, CSV rows and curve plots (default: 1000)")
+    add("--checkpoint-every", type=int, default=1000,
+        help="steps between checkpoints; 0 for time only (default: 1000)")
+    add("--checkpoint-minutes", type=float, default=10.0,
+        help="also checkpoint every this many minutes; 0 for steps only (default: 10)")
+    add("--threads", type=int, default=None,
+        help="BLAS threads (default: MINILPR_BLAS_THREADS, else 1 — the fastest on a busy "
+             "2-core laptop by a factor of five; see docs/training.md)")
+    add("--workers", type=int, default=1,
+        help=f"data worker processes making {unit} ahead; 0 makes them in the training "
+             "process (default: 1)")
+    add("--no-progress", action="store_true", help="no progress bar (for logs)")
