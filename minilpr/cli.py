@@ -5,8 +5,9 @@ Each subcommand's own module parses the rest of the command line, so this file s
 
 from __future__ import annotations
 
-import importlib
 import sys
+
+from minilpr.dispatch import dispatch
 
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS = {
@@ -29,21 +30,12 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage())
-        return 0
-    if argv[0] == "--version":
+    if argv and argv[0] == "--version":
         import minilpr
 
         print(f"minilpr {minilpr.__version__}")
         return 0
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"minilpr: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
-        return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    return int(module.main(rest) or 0)
-
+    return dispatch("minilpr", COMMANDS, argv, usage(), "command")
 
 if __name__ == "__main__":
     sys.exit(main())

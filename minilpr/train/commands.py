@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
+
+from minilpr.dispatch import dispatch
 
 # what -> (module with a ``main(argv) -> int``, one-line help)
 TRAINERS = {
@@ -21,18 +22,4 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage())
-        return 0
-    what, rest = argv[0], argv[1:]
-    if what not in TRAINERS:
-        print(f"minilpr train: unknown model {what!r}\n\n{usage()}", file=sys.stderr)
-        return 2
-    try:
-        module = importlib.import_module(TRAINERS[what][0])
-    except ModuleNotFoundError as error:
-        if error.name != TRAINERS[what][0]:
-            raise
-        print(f"minilpr train {what}: not available in this version ({error})", file=sys.stderr)
-        return 2
-    return int(module.main(rest) or 0)
+    return dispatch("minilpr train", TRAINERS, argv, usage(), "model")
