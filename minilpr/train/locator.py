@@ -1,7 +1,8 @@
 """Training the locator: the task the shared `Trainer` runs, and ``minilpr train locator``.
 
-One step: a batch of synthetic street scenes letterboxed into S × S (416 by default) →
-``Locator.forward`` → three raw outputs at strides 8, 16, 32 → `assign_targets` (each plate to
+One step: a batch of synthetic street scenes letterboxed into S × S (416 by default), or a
+C × C window of each (``--crop``: the network is convolutional, so it learns at the scale it
+will see at S for (C / S)² of the cost) → ``Locator.forward`` → three raw outputs at strides 8, 16, 32 → `assign_targets` (each plate to
 its best anchor) → `yolo_loss_forward` → its gradient → ``Locator.backward``.
 
 The nine anchors come from k-means (`kmeans_anchors`, distance 1 − IoU) on the boxes of a
@@ -62,8 +63,12 @@ class LocatorRecipe:
         (tests).
     size : int
         S, the square input side, a multiple of 32 (416 for the patent's YOLOv3).
-    scene_shape : (H, W) or None
-        The scenes' size before the letterbox; None draws them at S × S.
+    scene_shapes : tuple of (H, W)
+        The scenes' sizes before the letterbox, one drawn per scene; empty draws them at S × S.
+    crop : int or None
+        C: train on a C × C window of each letterboxed scene (a multiple of 32, at most S),
+        chosen to hold a plate most of the time; None trains on the whole S × S input.
+        Validation always sees the whole input.
     max_plates : int
         Each scene holds 1 .. max_plates plates.
     batch : int
@@ -83,7 +88,8 @@ class LocatorRecipe:
 
     backbone: str = "small"
     size: int = 416
-    scene_shape: tuple[int, int] | None = None
+    scene_shapes: tuple[tuple[int, int], ...] = ()
+    crop: int | None = None
     max_plates: int = 3
     batch: int = 8
     seed: int = 0
@@ -99,8 +105,12 @@ class LocatorRecipe:
                              f"{self.backbone!r}")
         if self.size < 64 or self.size % 32:
             raise ValueError(f"--size must be a multiple of 32 and at least 64, got {self.size}")
-        if self.scene_shape is not None and min(self.scene_shape) < 64:
-            raise ValueError(f"--scene-size must be at least 64 × 64, got {self.scene_shape}")
+        for shape in self.scene_shapes:
+            if len(shape) != 2 or min(shape) < 64:
+                raise ValueError(f"--scene-size must be at least 64 × 64, got {tuple(shape)}")
+        if self.crop is not None and (self.crop < 64 or self.crop % 32 or self.crop > self.size):
+            raise ValueError(f"--crop must be a multiple of 32 from 64 to --size {self.size}, "
+                             f"got {self.crop}")
         for name in ("batch", "anchor_scenes", "val_size", "max_plates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got "
@@ -120,47 +130,94 @@ class SceneBatches:
     batch_size : int
     size : int
         S, the square input side.
-    scene_shape : (H, W) or None
-        The drawn scenes' size (S × S when None).
+    scene_shapes : tuple of (H, W)
+        The drawn scenes' sizes, one drawn per scene (S × S when empty).
     max_plates : int
+    crop : int or None
+        C: return a C × C window of each letterboxed scene (`crop_window`) instead of all of it.
     """
 
     seed: int
     batch_size: int
     size: int = 416
-    scene_shape: tuple[int, int] | None = None
+    scene_shapes: tuple[tuple[int, int], ...] = ()
     max_plates: int = 3
+    crop: int | None = None
 
     def make(self, index: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """Batch ``index``.
 
         Returns
         -------
-        images : (N, S, S, 3) uint8 RGB
+        images : (N, S, S, 3) uint8 RGB, or (N, C, C, 3) with ``crop``
         boxes : N arrays of (M_n, 4) float64, xyxy in input pixels
         classes : N arrays of (M_n,) int64, indices into ``PLATE_COLOURS``
         """
         from minilpr.data.scenes import SceneConfig, render_scene
 
-        height, width = self.scene_shape or (self.size, self.size)
-        config = SceneConfig(height=height, width=width, max_plates=self.max_plates)
+        shapes = self.scene_shapes or ((self.size, self.size),)
+        configs = [SceneConfig(height=h, width=w, max_plates=self.max_plates) for h, w in shapes]
         rng = batch_rng(self.seed, index)
         images, boxes, classes = [], [], []
         for _ in range(self.batch_size):
+            config = configs[rng.integers(len(configs))] if len(configs) > 1 else configs[0]
             scene = render_scene(rng, config)
             image, geometry = letterbox(scene.image, self.size)
             scene_boxes = boxes_to_letterbox(scene.boxes, geometry)
+            scene_classes = np.array([COLOUR_OF_KIND[p.kind] for p in scene.plates], np.int64)
+            if self.crop is not None:
+                image, scene_boxes, scene_classes = crop_window(rng, image, scene_boxes,
+                                                                scene_classes, self.crop)
             kept = np.all(scene_boxes[:, 2:] - scene_boxes[:, :2] >= MIN_BOX_PX, axis=1)
             images.append(image)
             boxes.append(scene_boxes[kept])
-            classes.append(np.array([COLOUR_OF_KIND[p.kind] for p in scene.plates],
-                                    np.int64)[kept])
+            classes.append(scene_classes[kept])
         return np.stack(images), boxes, classes
+
+
+def crop_window(rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray,
+                classes: np.ndarray, crop: int, p_plate: float = 0.85, min_visible: float = 0.6):
+    """A ``crop × crop`` window of ``image`` and the boxes in it, in the window's pixels.
+
+    With probability ``p_plate`` the window is placed so that a plate drawn at random lies
+    wholly inside it (when it fits), else anywhere: most windows teach plates, some teach only
+    background. A box cut by the window's edge is kept, clipped, when at least ``min_visible``
+    of its area is inside, and dropped otherwise (a sliver of plate is not a plate).
+
+    Parameters
+    ----------
+    image : (S, S, 3) uint8
+    boxes : (M, 4) float64, xyxy in image pixels
+    classes : (M,) int64
+    crop : int
+        C ≤ S.
+
+    Returns
+    -------
+    window : (C, C, 3) uint8
+    boxes : (M', 4) float64, xyxy in window pixels
+    classes : (M',) int64
+    """
+    height, width = image.shape[:2]
+    x_range, y_range = [0, width - crop], [0, height - crop]
+    if len(boxes) and rng.random() < p_plate:
+        x1, y1, x2, y2 = boxes[rng.integers(len(boxes))]
+        if x2 - x1 <= crop and y2 - y1 <= crop:
+            x_range = [max(0, int(np.ceil(x2)) - crop), min(width - crop, int(x1))]
+            y_range = [max(0, int(np.ceil(y2)) - crop), min(height - crop, int(y1))]
+    x0 = int(rng.integers(x_range[0], max(x_range) + 1))
+    y0 = int(rng.integers(y_range[0], max(y_range) + 1))
+    shifted = boxes - np.array([x0, y0, x0, y0], np.float64)
+    clipped = np.clip(shifted, 0, crop)
+    area = np.prod(shifted[:, 2:] - shifted[:, :2], axis=1)
+    visible = np.prod(np.maximum(clipped[:, 2:] - clipped[:, :2], 0), axis=1)
+    kept = visible >= min_visible * area
+    return np.ascontiguousarray(image[y0:y0 + crop, x0:x0 + crop]), clipped[kept], classes[kept]
 
 
 def fit_anchors(recipe: LocatorRecipe) -> np.ndarray:
     """(9, 2) anchors (w, h in input pixels, by area) from k-means on a sample of scenes."""
-    sample = SceneBatches(ANCHOR_SEED, recipe.anchor_scenes, recipe.size, recipe.scene_shape,
+    sample = SceneBatches(ANCHOR_SEED, recipe.anchor_scenes, recipe.size, recipe.scene_shapes,
                           recipe.max_plates)
     _, boxes, _ = sample.make(0)
     sizes = xyxy_to_xywh(np.concatenate(boxes))[:, 2:]  # (M, 2)
@@ -190,8 +247,8 @@ class LocatorTask(Task):
         self.anchors = fit_anchors(recipe) if anchors is None else \
             np.asarray(anchors, np.float64).reshape(9, 2)
         self.per_scale = split_per_scale(self.anchors, len(STRIDES))
-        self.source = SceneBatches(recipe.seed, recipe.batch, recipe.size, recipe.scene_shape,
-                                   recipe.max_plates)
+        self.source = SceneBatches(recipe.seed, recipe.batch, recipe.size, recipe.scene_shapes,
+                                   recipe.max_plates, recipe.crop)
         self.prefetcher = None
         self._validation = None
 
@@ -213,7 +270,7 @@ class LocatorTask(Task):
         x, boxes, classes = batch
         raws = self.model.forward(x)  # three (N, A (5 + C), S / s, S / s)
         grids = [raw.shape[2:] for raw in raws]
-        size = (self.recipe.size, self.recipe.size)
+        size = x.shape[2:]  # S × S, or C × C with --crop
         targets = assign_targets(boxes, classes, self.per_scale, STRIDES, grids, size,
                                  len(PLATE_COLOURS))
         loss, cache = yolo_loss_forward([raw.astype(np.float64) for raw in raws], targets,
@@ -226,7 +283,7 @@ class LocatorTask(Task):
         """``{"val": held-out scenes, "<folder name>": photos, ...}``, built once."""
         if self._validation is None:
             held_out = SceneBatches(VALIDATION_SEED, self.recipe.val_size, self.recipe.size,
-                                    self.recipe.scene_shape, self.recipe.max_plates)
+                                    self.recipe.scene_shapes, self.recipe.max_plates)
             images, boxes, classes = held_out.make(0)
             sets = {"val": PhotoSet(images, boxes, classes, [None] * len(images),
                                     [None] * len(images))}
@@ -265,8 +322,8 @@ class LocatorTask(Task):
 
 
 # Options that decide the maths: a resumed run must keep them (the others may change).
-RECIPE_OPTIONS = ("backbone", "size", "scene_size", "max_plates", "batch", "lr", "final_lr", "warmup",
-                  "weight_decay", "clip", "seed", "anchor_scenes")
+RECIPE_OPTIONS = ("backbone", "size", "scene_size", "crop", "max_plates", "batch", "lr",
+                  "final_lr", "warmup", "weight_decay", "clip", "seed", "anchor_scenes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,9 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
              "to train here); tiny: for tests and smoke runs")
     add("--size", type=int, default=416,
         help="the square input side in pixels, a multiple of 32 (default: 416)")
-    add("--scene-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+    add("--scene-size", type=int, nargs=2, action="append", default=None, metavar=("H", "W"),
         help="draw the scenes at H × W and letterbox them into the input, as photos are "
-             "(e.g. 1160 720 for CCPD's portrait frames); default: at the input size")
+             "(e.g. 416 258 for CCPD's 1160 × 720 portrait frames at the input's scale); "
+             "repeatable: each scene draws one of the sizes; default: at the input size")
+    add("--crop", type=int, default=None, metavar="C",
+        help="train on a C × C window of each letterboxed scene (a multiple of 32, at most "
+             "--size; the window holds a plate most of the time): the plates keep the scale "
+             "they have at --size for (C / size)² of the cost; validation sees the whole "
+             "input (default: the whole input)")
     add("--max-plates", type=int, default=3, help="most plates per scene (default: 3)")
     add("--anchor-scenes", type=int, default=200,
         help="scenes whose plate boxes k-means clusters into the nine anchors (default: 200)")
@@ -332,9 +395,9 @@ def _run(args: argparse.Namespace, anchors) -> int:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"--val {folder}: no such folder")
     threads = limit_threads(args.threads)
-    scene_shape = None if args.scene_size is None else tuple(args.scene_size)
-    recipe = LocatorRecipe(backbone=args.backbone, size=args.size, scene_shape=scene_shape,
-                           max_plates=args.max_plates,
+    scene_shapes = tuple(tuple(shape) for shape in args.scene_size or ())
+    recipe = LocatorRecipe(backbone=args.backbone, size=args.size, scene_shapes=scene_shapes,
+                           crop=args.crop, max_plates=args.max_plates,
                            batch=args.batch, seed=args.seed, anchor_scenes=args.anchor_scenes,
                            val_size=args.val_size, val=tuple(str(v) for v in args.val),
                            score_threshold=args.score_threshold, workers=args.workers)
@@ -355,7 +418,8 @@ def _run(args: argparse.Namespace, anchors) -> int:
         {"options": options, "train": asdict(train), "recipe": asdict(recipe),
          "anchors": task.anchors.tolist(), "strides": list(STRIDES), "threads": threads,
          "command": command}, indent=2, ensure_ascii=False), encoding="utf-8")
-    print(f"training the {args.backbone} locator at {args.size}×{args.size} from step "
+    window = f" on {args.crop}×{args.crop} windows" if args.crop else ""
+    print(f"training the {args.backbone} locator at {args.size}×{args.size}{window} from step "
           f"{trainer.step} to {args.steps}; anchors {_format_anchors(task.anchors)}; "
           f"{threads} BLAS thread(s), {args.workers} data worker(s); run folder {out}")
     started = time.perf_counter()

@@ -48,7 +48,8 @@ def command_line(words: list[str], args: argparse.Namespace, names: tuple[str, .
                  skip=lambda name, args: False, multi_value: tuple[str, ...] = ()) -> str:
     """``words`` then ``--name value`` for every option of ``names`` that is set and not
     skipped; a list repeats its flag (``action="append"``), except the options of
-    ``multi_value`` (``nargs``), whose values follow one flag."""
+    ``multi_value`` (``nargs``), whose values follow one flag (a list of such lists, from
+    ``nargs`` with ``action="append"``, repeats the flag per list)."""
     parts = list(words)
     for name in names:
         value = getattr(args, name)
@@ -56,7 +57,9 @@ def command_line(words: list[str], args: argparse.Namespace, names: tuple[str, .
         if value is None or skip(name, args):
             continue
         if name in multi_value:
-            parts += [flag, *map(str, value)]
+            groups = value if value and isinstance(value[0], (list, tuple)) else [value]
+            for group in groups:
+                parts += [flag, *map(str, group)]
             continue
         for item in value if isinstance(value, list) else [value]:
             parts += [flag, str(item)]

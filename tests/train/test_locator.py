@@ -47,7 +47,8 @@ def test_scene_batches_are_a_pure_function_of_seed_and_index():
 
 
 def test_a_wide_scene_is_letterboxed_with_its_boxes():
-    images, boxes, _ = SceneBatches(seed=0, batch_size=1, size=64, scene_shape=(64, 128)).make(0)
+    images, boxes, _ = SceneBatches(seed=0, batch_size=1, size=64,
+                                       scene_shapes=((64, 128),)).make(0)
     assert images.shape == (1, 64, 64, 3)
     # a 64 × 128 scene fills rows 16 .. 48 of the input; its plates stay inside them
     assert np.all(boxes[0][:, [1, 3]] >= 16) and np.all(boxes[0][:, [1, 3]] <= 48)
@@ -234,3 +235,63 @@ def test_anchors_are_fixed_by_the_recipe_and_cover_the_boxes():
     _, boxes, _ = SceneBatches(seed=7, batch_size=8, size=64).make(0)
     sizes = xyxy_to_xywh(np.concatenate(boxes))[:, 2:]
     assert wh_iou(sizes, anchors).max(axis=1).mean() > 0.6  # training boxes fit their anchors
+
+
+def _coordinate_image(size: int) -> np.ndarray:
+    """(size, size, 3) uint8 whose pixel (y, x) is (x, y, 0): a window tells where it was cut."""
+    y, x = np.mgrid[:size, :size]
+    return np.stack([x, y, np.zeros_like(x)], axis=2).astype(np.uint8)
+
+
+def test_crop_windows_cut_the_image_and_its_boxes_alike():
+    from minilpr.train.locator import crop_window
+    image = _coordinate_image(100)
+    boxes = np.array([[10.0, 10.0, 30.0, 20.0], [60.0, 70.0, 90.0, 80.0], [0.0, 45.0, 99.0, 55.0]])
+    classes = np.array([0, 1, 2])
+    with_plate = 0
+    for seed in range(200):
+        window, kept, kept_classes = crop_window(np.random.default_rng(seed), image, boxes,
+                                                 classes, 64)
+        assert window.shape == (64, 64, 3) and window.flags.c_contiguous
+        x0, y0 = int(window[0, 0, 0]), int(window[0, 0, 1])
+        assert np.array_equal(window, image[y0:y0 + 64, x0:x0 + 64])
+        shifted = boxes - [x0, y0, x0, y0]
+        clipped = np.clip(shifted, 0, 64)
+        inside = np.prod(np.maximum(clipped[:, 2:] - clipped[:, :2], 0), axis=1) \
+            / np.prod(shifted[:, 2:] - shifted[:, :2], axis=1)
+        assert np.array_equal(kept, clipped[inside >= 0.6])
+        assert np.array_equal(kept_classes, classes[inside >= 0.6])
+        with_plate += len(kept) > 0
+    assert with_plate >= 0.8 * 200  # p_plate = 0.85 places most windows around a plate
+
+
+def test_crop_window_rule_on_a_known_offset():
+    from minilpr.train.locator import crop_window
+
+    class WindowAt20x0:
+        """p_plate never fires; the window's corner is drawn as x0 = 20, then y0 = 0."""
+
+        def __init__(self):
+            self.draws = [20, 0]
+
+        def random(self):
+            return 1.0
+
+        def integers(self, low, high):
+            return self.draws.pop(0)
+
+    boxes = np.array([[70.0, 0.0, 90.0, 10.0],   # 14 of its 20 px inside (x < 84): kept, clipped
+                      [75.0, 20.0, 95.0, 30.0],  # 9 of 20 px inside: dropped
+                      [30.0, 30.0, 40.0, 40.0]])  # wholly inside: shifted
+    window, kept, classes = crop_window(WindowAt20x0(), _coordinate_image(100), boxes,
+                                        np.array([0, 1, 2]), 64)
+    assert tuple(window[0, 0, :2]) == (20, 0)
+    assert np.array_equal(kept, [[50.0, 0.0, 64.0, 10.0], [10.0, 30.0, 20.0, 40.0]])
+    assert np.array_equal(classes, [0, 2])
+
+
+def test_cropped_batches_are_windows_of_the_size_asked():
+    images, boxes, classes = SceneBatches(seed=1, batch_size=3, size=128, crop=64).make(0)
+    assert images.shape == (3, 64, 64, 3)
+    for image_boxes in boxes:
+        assert np.all(image_boxes >= 0) and np.all(image_boxes <= 64)
