@@ -366,7 +366,8 @@ def run_experiment(plan: ExperimentPlan, out, cells: list[str] | None = None,
                 f"{' (time limit)' if record['time_limited'] else ''}; synthetic accuracy "
                 f"{figures.get(SYNTHETIC + '_accuracy', float('nan')):.1%}, loss "
                 f"{figures.get(SYNTHETIC + '_loss', float('nan')):.3f}")
-            write_reports(plan, out)
+            # the CSV and table after every cell; the slower plot only after long cells
+            write_reports(plan, out, plot=record["seconds"] > 60)
         results.append(record)
     write_reports(plan, out)
     return results
@@ -394,6 +395,9 @@ def check_plan(plan: ExperimentPlan, out: Path) -> None:
     path = Path(out) / "experiment.json"
     if path.is_file():
         saved = ExperimentPlan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        if saved.experiment != plan.experiment:
+            raise ValueError(f"{out} holds the {saved.experiment} experiment, not "
+                             f"{plan.experiment}; choose another --out")
         for name in (f.name for f in fields(ExperimentPlan)):
             if name != "seeds" and getattr(saved, name) != getattr(plan, name):
                 flag = {"budget_minutes": "budget"}.get(name, name).replace("_", "-")

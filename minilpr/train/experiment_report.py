@@ -267,8 +267,9 @@ def _colours(n: int) -> list:
     return [palette(i % palette.N) for i in range(n)]
 
 
-def write_reports(plan: ExperimentPlan, out) -> dict:
-    """Write ``results.csv``, ``summary.json``, ``table.md`` and ``curves.png``; the summary."""
+def write_reports(plan: ExperimentPlan, out, plot: bool = True) -> dict:
+    """Write ``results.csv``, ``summary.json``, ``table.md`` and (with ``plot``) ``curves.png``;
+    returns the summary."""
     out = Path(out)
     write_csv(gather_rows(plan, out), out / "results.csv")
     rows = read_csv(out / "results.csv")
@@ -276,7 +277,7 @@ def write_reports(plan: ExperimentPlan, out) -> dict:
     _atomic(out / "summary.json", lambda f: f.write(json.dumps(summary, indent=2,
                                                                ensure_ascii=False)))
     _atomic(out / "table.md", lambda f: f.write(markdown_table(summary)))
-    if rows:
+    if plot and rows:
         plot_experiment(rows, out / "curves.png",
                         f"minilpr experiment {plan.experiment} ({plan.scale})")
     return summary
