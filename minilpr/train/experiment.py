@@ -60,10 +60,11 @@ PATENT_TABLE5 = {(1, 128): (90.0, 0.61), (1, 256): (93.1, 0.51), (1, 512): (91.5
 PATENT_TABLE6 = {1: (93.1, 0.49), 2: (94.6, 0.53), 3: (91.5, 0.97)}
 
 # Per experiment: the step budget, the wall-clock cap per cell (minutes) and the seeds, chosen
-# so each default grid fits in about 3 h of one core of a busy 2-core laptop (docs/experiments.md).
-DEFAULTS = {"stn": {"steps": 3000, "budget": 30.0, "seeds": 3},
-            "bilstm": {"steps": 2000, "budget": 15.0, "seeds": 1},
-            "fc": {"steps": 3000, "budget": 30.0, "seeds": 2}}
+# so each default grid takes about 3 h on one core at 60-70 images/s (docs/experiments.md);
+# the cap is a safety net that a loaded machine may reach first.
+DEFAULTS = {"stn": {"steps": 3000, "budget": 40.0, "seeds": 3},
+            "bilstm": {"steps": 1500, "budget": 20.0, "seeds": 1},
+            "fc": {"steps": 3000, "budget": 40.0, "seeds": 2}}
 
 
 @dataclass(frozen=True)

@@ -255,7 +255,7 @@ def plot_experiment(rows: list[dict], path, title: str = "") -> None:
     if title:
         figure.suptitle(title, fontsize=10)
     figure.subplots_adjust(left=0.05, right=0.98, bottom=0.14, top=0.84, wspace=0.25)
-    temp = Path(path).with_name(".curves.partial.png")
+    temp = Path(path).with_name(f".curves.{os.getpid()}.partial.png")
     figure.savefig(temp)
     os.replace(temp, path)
 
@@ -284,7 +284,8 @@ def write_reports(plan: ExperimentPlan, out, plot: bool = True) -> dict:
 
 
 def _atomic(path: Path, write, newline=None) -> None:
-    temp = path.with_name(f".{path.name}.partial")
+    # a name of this process's own: two processes given disjoint --cells share the folder
+    temp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     with temp.open("w", encoding="utf-8", newline=newline) as file:
         write(file)
     os.replace(temp, path)

@@ -68,7 +68,7 @@ def test_bad_names_are_refused_in_one_line():
 
 def test_defaults_fill_what_is_not_given():
     plan = plan_with_defaults("stn", steps=None, budget_minutes=None, seeds=None)
-    assert (plan.steps, plan.budget_minutes, plan.seeds) == (3000, 30.0, 3)
+    assert (plan.steps, plan.budget_minutes, plan.seeds) == (3000, 40.0, 3)
     assert plan.eval_every == 300 and plan.stn_stage == 750
     plan = plan_with_defaults("bilstm", steps=40, seeds=None)
     assert plan.steps == 40 and plan.eval_every == 4 and plan.seeds == 1
@@ -203,6 +203,15 @@ def test_the_wall_clock_cap_ends_a_cell_early_and_says_so(tmp_path):
                              say=lambda line: None)
     assert results[0]["step"] == 1 and results[0]["time_limited"]
     assert "| 1 (time limit) |" in (tmp_path / "table.md").read_text(encoding="utf-8")
+
+
+def test_the_minilpr_command_dispatches_to_it(capsys):
+    from minilpr.cli import main as minilpr_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        minilpr_main(["experiment", "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: minilpr experiment" in capsys.readouterr().out
 
 
 def test_help_explains_every_option():
