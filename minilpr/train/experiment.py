@@ -37,6 +37,7 @@ from minilpr.models.recognizer import FC_WIDTH, Recognizer, RecognizerConfig
 from minilpr.nn.ctc import CTCLoss
 from minilpr.train.data import CHARSET, PlateBatches, validation_augment
 from minilpr.train.evaluate import evaluate_recognizer
+from minilpr.train.log import FIXED_COLUMNS
 from minilpr.train.loop import TrainConfig, Trainer
 from minilpr.train.recognizer import (EVAL_BATCH, INPUT_SIZE, RecognizerRecipe,
                                       RecognizerTask)
@@ -307,21 +308,30 @@ def run_cell(plan: ExperimentPlan, cell: Cell, seed: int, out, workers: int = 1,
     train = TrainConfig(steps=plan.steps, lr=plan.lr, warmup=min(plan.warmup, plan.steps),
                         eval_every=plan.eval_every, checkpoint_every=plan.eval_every,
                         checkpoint_minutes=5.0)
+    limit = 60 * plan.budget_minutes or None
     trainer = Trainer(task, train, folder, progress=progress, say=say, plot=False,
-                      time_limit_s=60 * plan.budget_minutes or None,
-                      resume_hint="the same minilpr experiment command")
+                      time_limit_s=limit, resume_hint="the same minilpr experiment command")
     if trainer.checkpoint_path.is_file():
         trainer.resume()
         say(f"  resuming {cell.name} seed {seed} from step {trainer.step}")
     else:
         trainer.log.path.unlink(missing_ok=True)  # rows of a run killed before its checkpoint
-    result = trainer.run()
-    if result.interrupted:
-        raise KeyboardInterrupt
-    record = {"cell": cell.name, "label": cell.label, "seed": seed, "step": result.step,
-              "seconds": round(result.elapsed_s, 1), "time_limited": result.time_limited,
-              "images_per_s": round(result.images_per_s, 1), "figures": result.figures,
-              "config": config.to_dict(), "parameters": model.num_parameters()}
+    record = {"cell": cell.name, "label": cell.label, "seed": seed}
+    if trainer.step >= plan.steps or (limit is not None and trainer.elapsed >= limit):
+        # killed after its last checkpoint, before this file: its last log row is its result
+        rows = trainer.log.rows()
+        record.update(step=trainer.step, seconds=round(trainer.elapsed, 1),
+                      time_limited=trainer.step < plan.steps, images_per_s=None,
+                      figures={k: v for k, v in (rows[-1] if rows else {}).items()
+                               if k not in FIXED_COLUMNS})
+    else:
+        result = trainer.run()
+        if result.interrupted:
+            raise KeyboardInterrupt
+        record.update(step=result.step, seconds=round(result.elapsed_s, 1),
+                      time_limited=result.time_limited,
+                      images_per_s=round(result.images_per_s, 1), figures=result.figures)
+    record.update(config=config.to_dict(), parameters=model.num_parameters())
     temp = done.with_name(".result.partial.json")
     temp.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
     os.replace(temp, done)
@@ -408,7 +418,9 @@ def check_plan(plan: ExperimentPlan, out: Path) -> None:
         if saved.seeds >= plan.seeds:
             return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    temp = path.with_name(f".experiment.{os.getpid()}.partial.json")
+    temp.write_text(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(temp, path)
 
 
 def plan_with_defaults(experiment: str, **options) -> ExperimentPlan:

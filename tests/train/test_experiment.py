@@ -197,6 +197,17 @@ def test_a_killed_cell_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         assert [row["step"] for row in csv.DictReader(file)] == ["1", "2", "3", "4"]
 
 
+def test_a_cell_killed_after_its_last_checkpoint_is_not_trained_again(tmp_path, monkeypatch):
+    plan = toy_plan(seeds=1)
+    cell = select_cells(plan, ["l1-h16"])[0]
+    whole = run_cell(plan, cell, 0, tmp_path, workers=0, say=lambda line: None)
+    (experiment.cell_folder(tmp_path, cell, 0) / "result.json").unlink()
+    monkeypatch.setattr(experiment.Trainer, "run", lambda self: 1 / 0)
+    again = run_cell(plan, cell, 0, tmp_path, workers=0, say=lambda line: None)
+    assert again["step"] == whole["step"] == 2 and not again["time_limited"]
+    assert again["figures"] == pytest.approx(whole["figures"], rel=1e-5)  # the log's 6 digits
+
+
 def test_the_wall_clock_cap_ends_a_cell_early_and_says_so(tmp_path):
     plan = toy_plan(steps=50, seeds=1, budget_minutes=1e-6)
     results = run_experiment(plan, tmp_path, cells=["l1-h16"], workers=0,
