@@ -223,6 +223,10 @@ class ExperimentTask(RecognizerTask):
         self.source = PlateBatches(seed=TRAIN_STREAM_SEED, batch_size=recipe.batch,
                                    size=INPUT_SIZE, augment=validation_augment())
 
+    def config(self) -> dict:
+        return {**super().config(), "train_stream": {"seed": TRAIN_STREAM_SEED,
+                                                     "augment": asdict(self.source.augment)}}
+
     def validation_sets(self) -> dict[str, tuple[np.ndarray, list[str]]]:
         sets = super().validation_sets()
         if "val" in sets:
