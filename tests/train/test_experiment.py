@@ -246,3 +246,18 @@ def test_cli_report_only_and_bad_input(toy_run, tmp_path, capsys):
     assert main(["fc", "--out", str(out)]) == 1
     assert capsys.readouterr().err.strip().endswith(
         "holds the bilstm experiment, not fc; choose another --out")
+
+
+def test_cli_trains_a_chosen_cell(tmp_path, capsys):
+    out = tmp_path / "stn"
+    code = main(["stn", "--cells", "no-stn", "--steps", "2", "--budget", "0", "--seeds", "1",
+                 "--batch", "2", "--warmup", "1", "--eval-every", "1", "--test-size", "4",
+                 "--workers", "0", "--no-progress", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "1 cell(s) × 1 seed(s), 2 steps each" in printed and "done:" in printed
+    assert (out / "cells" / "no-stn" / "seed0" / "result.json").is_file()
+    assert not (out / "cells" / "stn").exists()
+    plan = json.loads((out / "experiment.json").read_text(encoding="utf-8"))
+    assert plan["experiment"] == "stn" and plan["steps"] == 2 and plan["stn_stage"] == 0
+    assert "| without STN | 94.6 / 0.53 | 1 | 2 |" in (out / "table.md").read_text("utf-8")
