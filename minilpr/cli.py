@@ -18,6 +18,8 @@ COMMANDS = {
     "anchors": ("minilpr.detect.anchors_cli", "k-means anchors of a data set's boxes"),
     "train": ("minilpr.train.commands", "train a model: minilpr train {recognizer,locator}"),
     "eval": ("minilpr.eval_command", "measure a trained model: minilpr eval recognizer --data DIR"),
+    "experiment": ("minilpr.train.experiment_cli",
+                   "rerun the patent's experiments: minilpr experiment {stn,bilstm,fc}"),
 }
 
 

@@ -21,6 +21,9 @@ the best-on-validation weights kept), a checkpoint every ``checkpoint_every`` st
   and the step; since batch ``i`` is a pure function of ``(seed, i)``, the resumed run reaches
   bit-identical weights to an uninterrupted one.
 
+With ``time_limit_s`` the run also stops early, evaluated and checkpointed, once its
+wall-clock time (counted across resumes) reaches the cap (`RunResult.time_limited`).
+
 The task protocol is `minilpr.train.task.Task` (re-exported here with `ParamGroup`).
 """
 
@@ -108,6 +111,7 @@ class RunResult:
     data_wait: float = 0.0
     data_wait_after_first: float = 0.0
     elapsed_s: float = 0.0
+    time_limited: bool = False
 
 
 class Trainer:
@@ -129,10 +133,15 @@ class Trainer:
         Where one-line messages go (``print`` by default).
     plot : bool
         Redraw ``curves.png`` after every evaluation (a second or two each on a busy laptop).
+    time_limit_s : float, optional
+        A wall-clock cap: once the run's elapsed time (including the time before a resume)
+        reaches it, the step in hand is finished, evaluated and checkpointed, and `run`
+        returns with ``time_limited`` set, before ``config.steps``.
     """
 
     def __init__(self, task: Task, config: TrainConfig, out, progress: bool = True,
-                 resume_hint: str = "", say=print, plot: bool = True):
+                 resume_hint: str = "", say=print, plot: bool = True,
+                 time_limit_s: float | None = None):
         self.task = task
         self.config = config
         self.out = Path(out)
@@ -141,6 +150,9 @@ class Trainer:
         self.resume_hint = resume_hint
         self.say = say
         self.plot = plot
+        if time_limit_s is not None and not time_limit_s > 0:
+            raise ValueError(f"Trainer: time_limit_s must be positive, got {time_limit_s}")
+        self.time_limit_s = time_limit_s
         self.groups = task.param_groups()
         self.optimizers = {}
         self.schedules = {}
@@ -233,7 +245,7 @@ class Trainer:
         progress = _progress_bar(self.progress, cfg.steps, self.step)
         window = _Window()
         figures = {}
-        interrupted = False
+        interrupted = time_limited = False
         previous_handler = self._install_sigint()
         last_save = time.monotonic()
         started = time.perf_counter() - self.elapsed
@@ -265,11 +277,17 @@ class Trainer:
                 if progress is not None:
                     progress.update(1)
                     progress.set_postfix_str(window.postfix(), refresh=False)
-                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                evaluated = self.step % cfg.eval_every == 0 or self.step == cfg.steps
+                if evaluated:
                     figures = self._evaluate(window)
                 if self._checkpoint_due(last_save):
                     self.save()
                     last_save = time.monotonic()
+                if self._out_of_time():
+                    if not evaluated:
+                        figures = self._evaluate(window)
+                    time_limited = True
+                    break
         except KeyboardInterrupt:
             interrupted = True
             self._critical = self._pending_interrupt = False
@@ -290,7 +308,11 @@ class Trainer:
                          images_per_s=window.total_images_per_s(),
                          data_wait=window.total_wait_share(),
                          data_wait_after_first=window.wait_share_after_first(),
-                         elapsed_s=self.elapsed)
+                         elapsed_s=self.elapsed, time_limited=time_limited)
+
+    def _out_of_time(self) -> bool:
+        return self.time_limit_s is not None and self.step < self.config.steps \
+            and self.elapsed >= self.time_limit_s
 
     def _update(self) -> float:
         """Clip, step every unfrozen optimizer, step every schedule; the norm before clipping."""

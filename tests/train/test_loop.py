@@ -200,3 +200,49 @@ def test_a_failing_open_still_closes_the_task(tmp_path):
         run.run()
     assert run.task.closed
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class TenSecondSteps:
+    """A stand-in for the ``time`` module whose clock moves 10 s whenever a batch is drawn."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+    def monotonic(self):
+        return self.now
+
+
+def test_a_time_limit_stops_after_the_step_that_reaches_it(tmp_path, monkeypatch):
+    import minilpr.train.loop as loop
+
+    clock = TenSecondSteps()
+    monkeypatch.setattr(loop, "time", clock)
+    run = Trainer(ToyTask(), CONFIG, tmp_path / "run", progress=False, say=lambda line: None,
+                  plot=False, time_limit_s=25)
+    draw = run.task.batch
+    run.task.batch = lambda step: (setattr(clock, "now", clock.now + 10), draw(step))[1]
+    result = run.run()
+    assert result.time_limited and not result.interrupted
+    assert result.step == 3 and result.elapsed_s == 30  # 20 s < 25 s after step 2
+    assert [r["step"] for r in run.log.rows()] == [3]  # the last step is evaluated
+    assert load_checkpoint(run.checkpoint_path).step == 3
+
+
+def test_without_a_time_limit_the_same_clock_runs_every_step(tmp_path, monkeypatch):
+    import minilpr.train.loop as loop
+
+    clock = TenSecondSteps()
+    monkeypatch.setattr(loop, "time", clock)
+    run = trainer(tmp_path)
+    draw = run.task.batch
+    run.task.batch = lambda step: (setattr(clock, "now", clock.now + 10), draw(step))[1]
+    result = run.run()
+    assert result.step == CONFIG.steps and not result.time_limited
+
+
+def test_a_time_limit_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="time_limit_s must be positive"):
+        Trainer(ToyTask(), CONFIG, tmp_path / "run", progress=False, time_limit_s=0)
