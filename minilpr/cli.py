@@ -13,7 +13,8 @@ from minilpr.dispatch import dispatch
 COMMANDS = {
     "demo": ("minilpr.demo", "read the example plates shipped with minilpr (no arguments)"),
     "gradcheck": ("minilpr.gradcheck_cases", "check every layer's backward pass numerically"),
-    "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,recognizer,sequence,stn,synth}"),
+    "bench": ("minilpr.bench",
+              "benchmarks: minilpr bench {layers,locator,recognizer,sequence,stn,synth}"),
     "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),
     "anchors": ("minilpr.detect.anchors_cli", "k-means anchors of a data set's boxes"),
     "train": ("minilpr.train.commands", "train a model: minilpr train {recognizer,locator}"),

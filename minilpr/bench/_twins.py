@@ -1,4 +1,4 @@
-"""PyTorch twins of minilpr's models, for parity tests and for benchmarks in the same run.
+"""PyTorch twins of minilpr's models (recogniser, locator), for parity tests and benchmarks.
 
 A twin is built from the same config, layer by layer, with the same dotted parameter names, so
 ``twin.load_state_dict(torch_state(model))`` gives it minilpr's weights exactly. torch is
@@ -142,6 +142,109 @@ def torch_twin_of(model):
     import torch
     twin = torch_recognizer(model.config)
     dtype = model.conv1.weight.data.dtype
+    twin.to(torch.float64 if dtype == np.float64 else torch.float32)
+    twin.load_state_dict(torch_state(model))
+    twin.train(model.training)
+    return twin
+
+
+def torch_locator(backbone, out_channels: int):
+    """A ``torch.nn.Module`` computing what ``Locator(backbone, ...)`` computes.
+
+    Conv2d (no bias) → BatchNorm2d → LeakyReLU(0.1) blocks, the residual units, the neck's
+    ×2 nearest upsampling and concatenation (upsampled map first) and the three heads, in the
+    order of `minilpr.models.locator`, so the parameter names are minilpr's.
+
+    Parameters
+    ----------
+    backbone : BackboneConfig
+    out_channels : int
+        ``A (5 + C)`` raw outputs per cell.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``forward(x (N, 3, H, W)) -> (N, out, H / s, W / s)`` for s = 8, 16, 32.
+    """
+    import torch
+    from torch import nn
+
+    from minilpr.models.locator import LEAKY_SLOPE
+
+    def cbl(c_in, c_out, k, stride=1):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False),
+                             nn.BatchNorm2d(c_out), nn.LeakyReLU(LEAKY_SLOPE))
+
+    class Residual(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.body = nn.Sequential(cbl(c, c // 2, 1), cbl(c // 2, c, 3))
+
+        def forward(self, x):
+            return x + self.body(x)
+
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = cbl(3, backbone.stem, 3)
+            stages, c = [], backbone.stem
+            for width, units in backbone.stages:
+                stages.append(nn.Sequential(cbl(c, width, 3, 2),
+                                            *[Residual(width) for _ in range(units)]))
+                c = width
+            self.stages = nn.Sequential(*stages)
+
+        def forward(self, x):
+            x, features = self.stem(x), []
+            for stage in self.stages:
+                x = stage(x)
+                features.append(x)
+            return features[-3:]
+
+    def conv_set(c_in, w):
+        return nn.Sequential(cbl(c_in, w, 1), cbl(w, 2 * w, 3), cbl(2 * w, w, 1),
+                             cbl(w, 2 * w, 3), cbl(2 * w, w, 1))
+
+    def head(w):
+        return nn.Sequential(cbl(w, 2 * w, 3), nn.Conv2d(2 * w, out_channels, 1))
+
+    def lateral(c_in, c_out):
+        return nn.Sequential(cbl(c_in, c_out, 1), nn.Upsample(scale_factor=2, mode="nearest"))
+
+    class Neck(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c8, c16, c32 = (width for width, _ in backbone.stages[-3:])
+            w8, w16, w32 = c8 // 2, c16 // 2, c32 // 2
+            self.set32, self.head32 = conv_set(c32, w32), head(w32)
+            self.lateral16 = lateral(w32, w16)
+            self.set16, self.head16 = conv_set(w16 + c16, w16), head(w16)
+            self.lateral8 = lateral(w16, w8)
+            self.set8, self.head8 = conv_set(w8 + c8, w8), head(w8)
+
+        def forward(self, f8, f16, f32):
+            x32 = self.set32(f32)
+            x16 = self.set16(torch.cat([self.lateral16(x32), f16], 1))
+            x8 = self.set8(torch.cat([self.lateral8(x16), f8], 1))
+            return self.head8(x8), self.head16(x16), self.head32(x32)
+
+    class Twin(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone, self.neck = Backbone(), Neck()
+
+        def forward(self, x):
+            return self.neck(*self.backbone(x))
+
+    return Twin()
+
+
+def torch_locator_twin_of(model):
+    """The twin of a minilpr `Locator`, holding its weights, in its dtype and mode."""
+    import torch
+    out_channels = model.num_anchors * (5 + model.num_classes)
+    twin = torch_locator(model.backbone.config, out_channels)
+    dtype = model.backbone.stem[0].weight.data.dtype
     twin.to(torch.float64 if dtype == np.float64 else torch.float32)
     twin.load_state_dict(torch_state(model))
     twin.train(model.training)

@@ -15,9 +15,10 @@ pass is two more products and the adjoint of the copy:
     dx     = col2im(dcols)                   (N, C, H, W)   — a transposed convolution
     db     = dout summed over N, H_out, W_out
 
-(``dout`` here is the upstream gradient reordered to ``(F, N*H_out*W_out)``.) The derivation is
-in ``docs/derivations/conv.md``; `conv2d_forward_naive` is the six-loop definition the fast path
-is tested against.
+(``dout`` here is the upstream gradient reordered to ``(F, N*H_out*W_out)``.) A 1×1 convolution
+with stride 1 and no padding needs no im2col: its columns are the input itself, so it is one
+product per image (`_pointwise_forward`). The derivation is in ``docs/derivations/conv.md``;
+`conv2d_forward_naive` is the six-loop definition the fast paths are tested against.
 """
 
 from __future__ import annotations
@@ -191,11 +192,15 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride=1,
     out : (N, F, H_out, W_out) float
         ``H_out = (H + 2*PH - KH) // SH + 1`` and ``W_out = (W + 2*PW - KW) // SW + 1``.
     cache : tuple
-        What `conv2d_backward` needs (the column matrix, the weight and the shapes).
+        What `conv2d_backward` needs (the column matrix, the weight and the shapes; for a
+        1×1 convolution with stride 1 and no padding, ``x`` itself instead of the columns).
     """
     (SH, SW), (PH, PW) = _check_conv_args(x, w, b, stride, padding)
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
+    if _is_pointwise(w.shape, (SH, SW), (PH, PW)):
+        x = np.ascontiguousarray(x)
+        return _pointwise_forward(x, w, b), (x, w, b is not None, x.shape, (SH, SW), (PH, PW))
     H_out, W_out = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
     P = H_out * W_out
     cols = _buffer(workspace, "cols", (C * KH * KW, N * P), x.dtype)
@@ -234,6 +239,8 @@ def conv2d_backward(dout: np.ndarray, cache):
     if dout.shape != (N, F, H_out, W_out):
         raise ValueError(f"conv2d_backward: dout has shape {dout.shape}, expected "
                          f"{(N, F, H_out, W_out)}")
+    if _is_pointwise(w.shape, (SH, SW), (PH, PW)):
+        return _pointwise_backward(dout, cols, w, has_bias)  # there the cache kept x, not cols
     P = H_out * W_out
     # The same (F, N*P) order as the forward's product, so both GEMMs below see contiguous data.
     dout_mat = np.empty((F, N * P), dout.dtype)
@@ -245,6 +252,63 @@ def conv2d_backward(dout: np.ndarray, cache):
     # im2col copied each pixel into several entries; its transpose adds them back.
     dx = np.zeros(x_shape, dout.dtype)
     col2im_kernel(dcols, KH, KW, SH, SW, PH, PW, dx)
+    return dx, dw, db
+
+
+def _is_pointwise(w_shape, stride, padding) -> bool:
+    """A 1×1 kernel, stride 1, no padding: each output pixel reads only its own input pixel."""
+    return w_shape[2:] == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0)
+
+
+def _pointwise_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """A 1×1, stride-1, unpadded convolution: one (F, C) @ (C, H*W) product per image.
+
+    The column matrix of such a convolution holds exactly the input's numbers, only reordered
+    to (C, N*H*W); multiplying each image's (C, H*W) block in place skips that copy and the
+    reorder of the output back to (N, F, H*W).
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float
+    w : (F, C, 1, 1) float
+    b : (F,) float or None
+
+    Returns
+    -------
+    out : (N, F, H, W) float
+        ``out[n, :, h, w] = w[:, :, 0, 0] @ x[n, :, h, w] + b``; H_out = H, W_out = W.
+    """
+    N, C, H, W = x.shape
+    F = w.shape[0]
+    out = np.matmul(w.reshape(F, C), x.reshape(N, C, H * W))  # (N, F, H*W)
+    if b is not None:
+        out += b.reshape(1, F, 1)
+    return out.reshape(N, F, H, W)
+
+
+def _pointwise_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool):
+    """Gradients of `_pointwise_forward`, image by image, with no column matrix either.
+
+    Parameters
+    ----------
+    dout : (N, F, H, W) float
+    x : (N, C, H, W) float
+        The forward's input.
+    w : (F, C, 1, 1) float
+    has_bias : bool
+
+    Returns
+    -------
+    dx : (N, C, H, W), dw : (F, C, 1, 1), db : (F,) or None
+    """
+    N, C, H, W = x.shape
+    F = w.shape[0]
+    dout3 = dout.reshape(N, F, H * W)  # (N, F, P)
+    x3 = x.reshape(N, C, H * W)  # (N, C, P)
+    db = dout3.sum(axis=(0, 2)) if has_bias else None
+    # Each image contributes its own dout_n @ x_n.T; the weight is shared, so they add.
+    dw = np.matmul(dout3, x3.transpose(0, 2, 1)).sum(axis=0).reshape(F, C, 1, 1)
+    dx = np.matmul(w.reshape(F, C).T, dout3).reshape(N, C, H, W)  # (C, F) @ (N, F, P)
     return dx, dw, db
 
 
