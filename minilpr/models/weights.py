@@ -164,8 +164,8 @@ def read_weights(path) -> tuple[dict, dict]:
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise WeightFileError(f"{path}: not a minilpr weight file (unreadable manifest)") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise WeightFileError(f"{path}: not a minilpr weight file (format "
-                              f"{manifest.get('format') if isinstance(manifest, dict) else None!r})")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise WeightFileError(f"{path}: not a minilpr weight file (format {found!r})")
     if manifest.get("version") != VERSION:
         raise WeightFileError(f"{path}: weight file version {manifest.get('version')!r}; this "
                               f"minilpr reads version {VERSION}")
