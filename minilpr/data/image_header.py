@@ -73,6 +73,9 @@ def read_header(data: bytes) -> ImageHeader | None:
         image data, fewer BMP pixel bytes than the header promises) or a corrupt header.
     """
     kind = sniff(data[:8])
+    for name, signature in (("PNG", PNG_SIGNATURE), ("JPEG", JPEG_SOI), ("BMP", b"BM")):
+        if kind is None and len(data) < len(signature) and signature.startswith(data):
+            raise ValueError(f"truncated {name} (it ends inside its signature)")
     if kind == "png":
         return _png(data)
     if kind == "jpeg":
