@@ -179,6 +179,12 @@ def _read_members(path: Path) -> dict:
     """Every array of the ``.npz`` at ``path`` by member name, without unpickling anything."""
     arrays = {}
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head not in (b"PK\x03\x04", b"PK\x05\x06"):
+            # np.load would take any other file for a pickle and say so, which misleads.
+            raise WeightFileError(f"{path}: truncated or corrupt weight file (not an .npz "
+                                  f"archive; it starts with {head!r})")
         with np.load(path, allow_pickle=False) as npz:
             for name in npz.files:
                 try:

@@ -102,7 +102,8 @@ def test_empty_and_truncated(good, kind, tmp_path, keep):
 def test_not_an_npz(kind, tmp_path):
     path = tmp_path / "plate.npz"
     path.write_text("this is a text file")
-    refused(LOADERS[kind], path, "truncated or corrupt weight file")
+    refused(LOADERS[kind], path, "truncated or corrupt weight file \\(not an .npz archive; it "
+                                 "starts with b'this'\\)")
 
 
 @pytest.mark.parametrize("kind", LOADERS)
