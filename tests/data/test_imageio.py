@@ -196,6 +196,21 @@ def test_truncated_bmp(tmp_path):
     refused(tmp_path / "cut.bmp", ValueError, "truncated BMP")
 
 
+def test_progressive_and_grayscale_jpegs(tmp_path):
+    image = np.random.default_rng(1).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    (tmp_path / "p.jpg").write_bytes(data.tobytes())
+    header = read_header(data.tobytes())
+    assert (header.format, header.height, header.width) == ("jpeg", 40, 56)
+    expected = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(imageio.imread(tmp_path / "p.jpg"), expected)
+    (tmp_path / "p.jpg").write_bytes(data.tobytes()[:-2])
+    refused(tmp_path / "p.jpg", ValueError, "truncated JPEG \\(no end-of-image marker\\)")
+    (tmp_path / "g.jpg").write_bytes(jpeg(image[..., 0]))
+    rgb = imageio.imread(tmp_path / "g.jpg")
+    assert rgb.shape == (40, 56, 3) and (rgb[..., 0] == rgb[..., 2]).all()
+
+
 def test_bytes_after_the_end_marker_are_allowed(tmp_path):
     image = np.full((16, 16, 3), 90, np.uint8)
     (tmp_path / "tail.jpg").write_bytes(jpeg(image) + b"\x00trailing data" * 200)
