@@ -11,6 +11,7 @@ twice) is walked only once, so a link loop ends, and a file reached twice is lis
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def find_images(paths) -> tuple[list[Path], list[tuple[Path, str]]]:
         elif path.exists():
             _add(path, images, seen_files)
         elif path.is_symlink():
-            problems.append((path, "broken symbolic link"))
+            problems.append((path, _link_problem(path)))
         else:
             problems.append((path, "no such file or folder"))
     return images, problems
@@ -60,6 +61,16 @@ def _add(path: Path, images: list[Path], seen_files: set[Path]) -> None:
     if resolved not in seen_files:
         seen_files.add(resolved)
         images.append(path)
+
+
+def _link_problem(path: Path) -> str:
+    """Why the symbolic link ``path`` leads nowhere: a loop of links, or a missing target."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop"
+    return "broken symbolic link"
 
 
 def _walk(folder: Path, images, problems, seen_files, seen_dirs) -> int:
@@ -93,5 +104,5 @@ def _walk(folder: Path, images, problems, seen_files, seen_dirs) -> int:
             _add(path, images, seen_files)
             found += 1
         elif entry.is_symlink():
-            problems.append((path, "broken symbolic link"))
+            problems.append((path, _link_problem(path)))
     return found

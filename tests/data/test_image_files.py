@@ -66,6 +66,16 @@ def test_symlink_loops_end_and_links_are_followed(tmp_path):
     assert images == [root / "a.jpg", root / "other" / "x.jpg"]
 
 
+def test_links_to_themselves(tmp_path):
+    touch(tmp_path / "a.jpg")
+    (tmp_path / "self").symlink_to(tmp_path / "self")
+    (tmp_path / "me.jpg").symlink_to(tmp_path / "me.jpg")
+    images, problems = find_images([tmp_path, tmp_path / "self"])
+    assert images == [tmp_path / "a.jpg"]
+    assert problems == [(tmp_path / "me.jpg", "symbolic link loop"),
+                        (tmp_path / "self", "symbolic link loop")]
+
+
 def test_a_folder_given_twice_or_inside_another_is_walked_once(tmp_path):
     touch(tmp_path / "sub" / "a.jpg")
     images, problems = find_images([tmp_path, tmp_path / "sub", tmp_path / "sub" / "a.jpg"])
