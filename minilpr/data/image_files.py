@@ -32,8 +32,9 @@ def find_images(paths) -> tuple[list[Path], list[tuple[Path, str]]]:
         Each argument's files in turn: a file as given, a folder's image files recursively in
         sorted order (as paths through the folder given, not resolved).
     problems : list of (Path, str)
-        One line each: an argument that does not exist (or is a broken link), a folder
-        holding no image file, and any folder inside that could not be listed.
+        One line each: an argument that does not exist, a broken link or a link loop (given,
+        or inside a folder under an image extension), a folder holding no image file however
+        deep, and any folder inside that could not be listed.
     """
     images: list[Path] = []
     problems: list[tuple[Path, str]] = []
