@@ -1,11 +1,34 @@
-"""What every benchmark shares: a timer, the machine's GEMM rate and the BLAS that ran."""
+"""What every benchmark shares: its argument parser, a timer, the machine's GEMM rate and the
+BLAS that ran."""
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from typing import Callable
 
 import numpy as np
+
+
+class BenchParser(argparse.ArgumentParser):
+    """An argument parser whose every error is one line on stderr and exit status 2
+    (argparse's own prints the usage first)."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer of at least 1 (a batch, a count, a repeat)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def best_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
@@ -13,6 +36,8 @@ def best_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
 
     The minimum, not the mean: noise from other processes only ever adds time.
     """
+    if repeat < 1:
+        raise ValueError(f"best_time: repeat must be at least 1, got {repeat}")
     for _ in range(warmup):
         fn()
     best = float("inf")

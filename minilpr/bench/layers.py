@@ -14,13 +14,13 @@ the ceiling an im2col convolution can approach.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from minilpr.bench._common import best_time, blas_description, gemm_gflops
+from minilpr.bench._common import (BenchParser, best_time, blas_description, gemm_gflops,
+                                    positive_int)
 from minilpr.nn.conv import Conv2d, conv2d_backward, conv2d_forward, conv_output_size
 from minilpr.nn.kernels import conv as conv_kernels
 from minilpr.nn.kernels import pool as pool_kernels
@@ -113,10 +113,10 @@ def timed(fn):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minilpr bench layers",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=5,
+    parser = BenchParser(prog="minilpr bench layers",
+                         description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=positive_int, default=8)
+    parser.add_argument("--repeat", type=positive_int, default=5,
                         help="rounds over all layers; each layer keeps its best time")
     args = parser.parse_args(argv)
 

@@ -18,13 +18,12 @@ OPENBLAS_L2_SIZE unset; the BLAS kernel is printed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
 
-from minilpr.bench._common import best_time, blas_description
+from minilpr.bench._common import BenchParser, best_time, blas_description, positive_int
 from minilpr.bench._twins import torch_available
 
 
@@ -127,22 +126,21 @@ def profile_layers(model, batch, repeat: int) -> list[tuple[str, float, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minilpr bench recognizer",
-                                     description=__doc__.splitlines()[0])
+    parser = BenchParser(prog="minilpr bench recognizer",
+                         description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="tiny", choices=["patent", "small", "tiny"])
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=positive_int, default=32)
     parser.add_argument("--stn", nargs="?", const="table4", default=None,
                         choices=["table4", "half", "compact"],
                         help="put a spatial transformer in front (default preset: table4)")
-    parser.add_argument("--repeat", type=int, default=5, help="timings per case (best kept)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS (and torch) threads")
+    parser.add_argument("--repeat", type=positive_int, default=5,
+                        help="timings per case (best kept)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="BLAS (and torch) threads")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch twin")
     parser.add_argument("--profile", action="store_true", help="time minilpr layer by layer")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object as the last line")
     args = parser.parse_args(argv)
-    if args.batch < 1 or args.repeat < 1 or args.threads < 1:
-        parser.error("--batch, --repeat and --threads must be positive")
 
     from threadpoolctl import threadpool_limits
 

@@ -16,11 +16,10 @@ plate-grammar constrained beam search (beam 10), on confident, network-like outp
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
-from minilpr.bench._common import best_time, blas_description, gemm_gflops
+from minilpr.bench._common import (BenchParser, best_time, blas_description, gemm_gflops,
+                                    positive_int)
 from minilpr.models.plate_ctc import plate_automaton
 from minilpr.nn.activation import log_softmax
 from minilpr.nn.ctc import CTCLoss
@@ -155,18 +154,21 @@ def bench_decoders(T: int, N: int, K: int, beam_width: int, repeat: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = BenchParser(
         prog="minilpr bench sequence",
         description="Time the recogniser's sequence layers beside their matrix products.")
-    parser.add_argument("--steps", type=int, default=27, help="T, feature columns (default 27)")
-    parser.add_argument("--batch", type=int, default=8, help="N (default 8)")
-    parser.add_argument("--input", type=int, default=1024, help="D (default 1024)")
-    parser.add_argument("--hidden", type=int, default=512, help="H per direction (default 512)")
-    parser.add_argument("--layers", type=int, default=2, help="stacked BiLSTM layers (default 2)")
-    parser.add_argument("--ctc-batch", type=int, default=32, help="N for CTC (default 32)")
+    for option, default, meaning in (("--steps", 27, "T, feature columns"), ("--batch", 8, "N"),
+                                     ("--input", 1024, "D"), ("--hidden", 512, "H per direction"),
+                                     ("--layers", 2, "stacked BiLSTM layers"),
+                                     ("--ctc-batch", 32, "N for CTC"),
+                                     ("--repeat", 10, "timings, best kept")):
+        parser.add_argument(option, type=positive_int, default=default,
+                            help=f"{meaning} (default {default})")
     parser.add_argument("--classes", type=int, default=71, help="K for CTC (default 71)")
-    parser.add_argument("--repeat", type=int, default=10, help="timings, best kept (default 10)")
     args = parser.parse_args(argv)
+    if args.classes < 2:
+        parser.error(f"--classes must be at least 2 (the blank and one character), "
+                     f"got {args.classes}")
     print(f"BLAS: {blas_description()}")
     print(f"GEMM rate (1024×1024×1024, float32): {gemm_gflops(1024):.1f} GFLOP/s")
     lstm = bench_lstm(args.steps, args.batch, args.input, args.hidden, args.layers, args.repeat)

@@ -17,11 +17,11 @@ norm, no im2col overhead — so the true share of the STN is smaller than the on
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
-from minilpr.bench._common import best_time, blas_description, gemm_gflops
+from minilpr.bench._common import (BenchParser, best_time, blas_description, gemm_gflops,
+                                    positive_int)
 
 
 def recogniser_step_seconds(batch: int, gflops: float) -> float:
@@ -35,9 +35,10 @@ def recogniser_step_seconds(batch: int, gflops: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minilpr bench stn", description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeat", type=int, default=5, help="timings per case (best kept)")
+    parser = BenchParser(prog="minilpr bench stn", description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=positive_int, default=32)
+    parser.add_argument("--repeat", type=positive_int, default=5,
+                        help="timings per case (best kept)")
     args = parser.parse_args(argv)
 
     from minilpr.models.stn import COMPACT, HALF, TABLE4, SpatialTransformer

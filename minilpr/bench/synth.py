@@ -12,13 +12,12 @@ rate is the fairer one), and microseconds per plate. Rows:
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import cv2
 import numpy as np
 
-from minilpr.bench._common import blas_description
+from minilpr.bench._common import BenchParser, blas_description, positive_int
 
 
 def rate(fn, n: int, repeat: int) -> tuple[float, float]:
@@ -34,12 +33,15 @@ def rate(fn, n: int, repeat: int) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minilpr bench synth",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=2000, help="plates per timed run")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per row (best kept)")
-    parser.add_argument("--size", type=int, nargs=2, default=(32, 220), metavar=("H", "W"))
+    parser = BenchParser(prog="minilpr bench synth",
+                         description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=positive_int, default=2000, help="plates per timed run")
+    parser.add_argument("--repeat", type=positive_int, default=3,
+                        help="timed runs per row (best kept)")
+    parser.add_argument("--size", type=positive_int, nargs=2, default=(32, 220), metavar=("H", "W"))
     args = parser.parse_args(argv)
+    if min(args.size) < 8:
+        parser.error(f"--size {args.size[0]} {args.size[1]} is too small; at least 8 8")
 
     from threadpoolctl import threadpool_limits
 

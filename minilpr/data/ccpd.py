@@ -24,6 +24,7 @@ as locator samples (``folders.Scene``), ``CCPDCrops`` as recogniser crops (``fol
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,15 +87,36 @@ def clockwise_to_ccpd(corners: np.ndarray) -> np.ndarray:
     return np.asarray(corners)[[2, 3, 0, 1]]
 
 
-def _points(field_: str, count: int, what: str) -> np.ndarray:
-    """``"x1&y1_x2&y2"`` -> (count, 2) float64."""
+_INTEGER = re.compile(r"[0-9]+", re.ASCII)
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def _integer(text: str, what: str, stem: str) -> int:
+    """A field of ASCII digits as an int (``int`` alone would take "1_3", " 4" or "٣")."""
+    if not _INTEGER.fullmatch(text):
+        raise ValueError(f"CCPD name {stem!r} has a non-numeric {what} field {text!r}")
+    return int(text)
+
+
+def _number(text: str, what: str, stem: str) -> float:
+    """A non-negative decimal number (``float`` alone would take "nan", "inf" or "1_0")."""
+    if not _NUMBER.fullmatch(text) or not np.isfinite(float(text)):
+        raise ValueError(f"CCPD name {stem!r} has a non-numeric {what} field {text!r}")
+    return float(text)
+
+
+def _points(field_: str, count: int, what: str, stem: str) -> np.ndarray:
+    """``"x1&y1_x2&y2"`` -> (count, 2) float64 of non-negative pixel coordinates."""
     pairs = field_.split("_")
     if len(pairs) != count:
         raise ValueError(f"{what} field {field_!r} has {len(pairs)} points, expected {count}")
-    try:
-        return np.array([[float(v) for v in p.split("&")] for p in pairs], np.float64)
-    except ValueError:
-        raise ValueError(f"{what} field {field_!r} is not x&y pairs of numbers") from None
+    points = []
+    for pair in pairs:
+        xy = pair.split("&")
+        if len(xy) != 2:
+            raise ValueError(f"{what} field {field_!r} is not x&y pairs of numbers")
+        points.append([_number(v, what, stem) for v in xy])
+    return np.array(points, np.float64)
 
 
 def parse_ccpd_name(name) -> CCPDLabel:
@@ -106,20 +128,20 @@ def parse_ccpd_name(name) -> CCPDLabel:
     Raises
     ------
     ValueError
-        When a field is missing or malformed, or an index is outside its table.
+        One line: a field missing or malformed (numbers are ASCII digits, finite and not
+        negative), a box whose corners are not top-left then bottom-right, or an index outside
+        its table.
     """
     stem = Path(name).stem
     fields = stem.split("-")
     if len(fields) != 7:
         raise ValueError(f"a CCPD name has 7 '-'-separated fields, {stem!r} has {len(fields)}")
     area, tilt, box, corners, indices, brightness, blur = fields
-    try:
-        tilt_values = tuple(int(v) for v in tilt.split("_"))
-        index_values = [int(v) for v in indices.split("_")]
-        area_value = float(area)
-        brightness_value, blur_value = int(brightness), int(blur)
-    except ValueError:
-        raise ValueError(f"CCPD name {stem!r} has a non-numeric field") from None
+    tilt_values = tuple(_integer(v, "tilt", stem) for v in tilt.split("_"))
+    index_values = [_integer(v, "plate", stem) for v in indices.split("_")]
+    area_value = _number(area, "area", stem)
+    brightness_value = _integer(brightness, "brightness", stem)
+    blur_value = _integer(blur, "blur", stem)
     if len(tilt_values) != 2:
         raise ValueError(f"tilt field {tilt!r} must be two numbers")
     if len(index_values) not in (7, 8):
@@ -132,9 +154,12 @@ def parse_ccpd_name(name) -> CCPDLabel:
             raise ValueError(f"plate index {index} at position {position} is outside CCPD's "
                              f"table of {len(table)}")
         chars.append(table[index])
-    return CCPDLabel(area=area_value, tilt=tilt_values,
-                     box=_points(box, 2, "box").reshape(4),  # (2, 2) -> (4,)
-                     corners=_points(corners, 4, "corners"), text="".join(chars),
+    box_values = _points(box, 2, "box", stem).reshape(4)  # (2, 2) -> (4,)
+    if not (box_values[0] < box_values[2] and box_values[1] < box_values[3]):
+        raise ValueError(f"box field {box!r} is not the top-left then the bottom-right corner "
+                         "of a box with an area")
+    return CCPDLabel(area=area_value, tilt=tilt_values, box=box_values,
+                     corners=_points(corners, 4, "corners", stem), text="".join(chars),
                      brightness=brightness_value, blur=blur_value)
 
 

@@ -18,13 +18,13 @@ from minilpr.data.imageio import imread
 def crop_label(path) -> str:
     """The plate text in a crop's file name: ``京A12345_2.png`` -> ``"京A12345"``.
 
-    The part after the last ``_`` is a duplicate counter and must be a number.
+    The part after the last ``_`` is a duplicate counter and must be ASCII digits.
     """
     stem = Path(path).stem
     text, sep, counter = stem.rpartition("_")
     if not sep:
         return stem
-    if not counter.isdigit():
+    if not (counter.isascii() and counter.isdigit()):
         raise ValueError(f"duplicate counter {counter!r} after '_' is not a number")
     return text
 

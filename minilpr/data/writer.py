@@ -16,12 +16,20 @@ plate kind, box and corners.
 
 Sample ``i`` of a scene set is drawn from ``numpy.random.default_rng([seed, i])``, so any one
 scene can be redrawn alone; a plate set comes from one ``PlateGenerator(seed)`` in order.
+
+``--out`` is created if missing, but its parent must exist: a typo in a parent folder is an
+error, not a new tree. A non-empty ``--out`` is refused unless ``--force``, which replaces the
+data set ``minilpr synth`` wrote there: the files its old manifest lists are deleted first, other
+files (notes, a README) are kept, and image or label files that no manifest lists make it refuse,
+so the new manifest always lists every data file in the folder. Every bad argument is one line
+on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -31,7 +39,7 @@ from tqdm import tqdm
 
 import minilpr
 from minilpr.data.crops import crop_file_name
-from minilpr.data.imageio import imwrite
+from minilpr.data.imageio import IMAGE_EXTENSIONS, imwrite
 from minilpr.data.scenes import SceneConfig, render_scene
 from minilpr.data.yolo import YoloLabels, write_yolo_labels, xyxy_to_yolo
 
@@ -56,13 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     scenes = sub.add_parser("scenes", help="car scenes for the locator (images + YOLO labels)")
     for command, size in ((plates, (32, 220)), (scenes, (416, 416))):
         command.add_argument("--n", type=int, required=True, help="how many files to write")
-        command.add_argument("--out", type=Path, required=True, help="the output folder")
-        command.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        command.add_argument("--out", type=Path, required=True,
+                             help="the output folder; created if missing, but its parent "
+                                  "folder must exist")
+        command.add_argument("--seed", type=int, default=0,
+                             help="random seed, 0 or more (default 0)")
         command.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=size,
                              help=f"image height and width in pixels (default {size[0]} {size[1]})")
         command.add_argument("--force", action="store_true",
-                             help="write into a non-empty folder (files of the same name are "
-                                  "replaced, nothing else is deleted)")
+                             help="replace the data set minilpr synth wrote in a non-empty "
+                                  "folder: the files its manifest.json lists are deleted first, "
+                                  "other files are kept; refused if the folder holds image or "
+                                  "label files no manifest lists")
         command.add_argument("--quiet", action="store_true", help="no progress bar")
     plates.add_argument("--color", action="store_true", help="RGB crops instead of grayscale")
     plates.add_argument("--clean", action="store_true",
@@ -83,15 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        _check(args)
+        old_files = _check(args)
+        _prepare(args.out, old_files)
     except _ArgumentError as error:
         print(f"minilpr synth: error: {error}", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
     write = write_plates if args.what == "plates" else write_scenes
-    manifest = write(args)
-    manifest["command"] = ["minilpr", "synth", *argv]
-    (args.out / MANIFEST).write_text(format_manifest(manifest), encoding="utf-8")
+    try:
+        manifest = write(args)
+        manifest["command"] = ["minilpr", "synth", *argv]
+        (args.out / MANIFEST).write_text(format_manifest(manifest), encoding="utf-8")
+    except OSError as error:
+        print(f"minilpr synth: error: writing into {args.out} failed "
+              f"({error.strerror or error})", file=sys.stderr)
+        return 1
     print(f"wrote {args.n} {args.what} and {MANIFEST} to {args.out}")
     return 0
 
@@ -107,10 +125,13 @@ def format_manifest(manifest: dict) -> str:
     return head[:-2] + ',\n "files": [\n  ' + body + "\n ]\n}\n"
 
 
-def _check(args) -> None:
-    """Refuse what cannot work, in one line each, before anything is written."""
+def _check(args) -> list[Path]:
+    """Refuse what cannot work, in one line each, before anything is written; return the old
+    data set's files that ``--force`` will delete."""
     if args.n < 1:
         raise _ArgumentError(f"--n must be at least 1, got {args.n}")
+    if args.seed < 0:
+        raise _ArgumentError(f"--seed must be 0 or more, got {args.seed}")
     height, width = args.size
     smallest = (8, 8) if args.what == "plates" else (64, 64)
     if height < smallest[0] or width < smallest[1]:
@@ -122,10 +143,80 @@ def _check(args) -> None:
         if not 1 <= args.jpeg_quality <= 100:
             raise _ArgumentError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
     out = args.out
-    if out.exists() and not out.is_dir():
-        raise _ArgumentError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
+    _check_place(out)
+    if not out.is_dir() or not any(out.iterdir()):
+        return []
+    if not args.force:
         raise _ArgumentError(f"--out {out} is not empty; choose another folder or add --force")
+    listed = _listed_files(out)
+    stray = sorted(set(_data_files(out)) - set(listed))
+    if stray:
+        raise _ArgumentError(f"--out {out} holds {len(stray)} image or label file(s) that no "
+                             f"{MANIFEST} lists (first: {stray[0].relative_to(out)}); --force "
+                             "only replaces a data set minilpr synth wrote: empty the folder "
+                             "or choose another")
+    return listed
+
+
+def _check_place(out: Path) -> None:
+    """``out`` can be a folder minilpr synth writes into: it is one, or its parent is."""
+    if out.exists():
+        if not out.is_dir():
+            raise _ArgumentError(f"--out {out} exists and is not a folder")
+        target = out
+    else:
+        parent = out.parent
+        if not parent.is_dir():
+            ancestor = next((a for a in out.parents if a.exists()), None)
+            if ancestor is not None and not ancestor.is_dir():
+                raise _ArgumentError(f"--out {out} is under {ancestor}, which is a file, "
+                                     "not a folder")
+            raise _ArgumentError(f"--out {out}: its parent folder {parent} does not exist "
+                                 "(minilpr synth creates only the last folder: check the "
+                                 "path for a typo, or create the parent first)")
+        target = parent
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise _ArgumentError(f"--out {out}: cannot write into {target} (permission denied)")
+
+
+def _data_files(out: Path) -> list[Path]:
+    """The files in ``out`` a data set reader would take: images anywhere, label texts."""
+    return [p for p in out.rglob("*") if p.is_file() and (
+        p.suffix.lower() in IMAGE_EXTENSIONS or (p.suffix == ".txt" and p.parent.name == "labels"))]
+
+
+def _listed_files(out: Path) -> list[Path]:
+    """The existing files inside ``out`` that its ``manifest.json`` lists (none without one)."""
+    try:
+        records = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    root = out.resolve()
+    listed = []
+    for record in records if isinstance(records, list) else []:
+        for key in ("file", "labels"):
+            name = record.get(key) if isinstance(record, dict) else None
+            if not isinstance(name, str):
+                continue
+            path = out / name
+            if path.is_file() and root in path.resolve().parents:
+                listed.append(path)
+    return listed
+
+
+def _prepare(out: Path, old_files: list[Path]) -> None:
+    """Create ``out`` (its parent exists) and delete the old data set's files from it."""
+    try:
+        out.mkdir(exist_ok=True)
+        for path in old_files:
+            path.unlink()
+        (out / MANIFEST).unlink(missing_ok=True)
+        for sub in ("images", "labels"):
+            if (out / sub).is_dir() and not any((out / sub).iterdir()):
+                (out / sub).rmdir()
+    except OSError as error:
+        raise _ArgumentError(f"--out {out}: cannot prepare the folder "
+                             f"({error.strerror or error})") from None
 
 
 def _header(args, generator: dict) -> dict:

@@ -82,14 +82,21 @@ def format_yolo_labels(labels: YoloLabels) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+# How far outside [0, 1] a normalised value may stray: the rounding of six printed decimals
+# and of tools that convert pixel boxes, never a box that really leaves the image.
+SLACK = 1e-3
+
+
 def parse_yolo_labels(text: str) -> YoloLabels:
     """Parse the text of a YOLO label file (see ``format_yolo_labels``).
 
     Raises
     ------
     ValueError
-        On a line that is not 5 or 13 numbers, a mix of the two, a negative or fractional
-        class, or a normalised value outside [0, 1] (a small rounding slack is allowed).
+        One line, naming the line number: a line that is not 5 or 13 numbers, a mix of the
+        two, a number that is not finite, a negative or fractional class, a box whose centre,
+        size or edges leave [0, 1] or whose width or height is not positive, a corner outside
+        [0, 1] (each with ``SLACK`` for rounding).
     """
     classes, boxes, corners = [], [], []
     widths = set()
@@ -101,15 +108,19 @@ def parse_yolo_labels(text: str) -> YoloLabels:
             raise ValueError(f"line {number} has {len(parts)} fields, expected 5 "
                              "(class cx cy w h) or 13 (with four corners)")
         widths.add(len(parts))
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"line {number} holds a field that is not a number: {line!r}") \
-                from None
+        values = _numbers(parts, number)
         if values[0] != int(values[0]) or values[0] < 0:
             raise ValueError(f"line {number}: class {parts[0]!r} is not a non-negative integer")
-        if any(v < -1e-3 or v > 1 + 1e-3 for v in values[1:5]):
-            raise ValueError(f"line {number}: box {parts[1:5]} is not normalised to [0, 1]")
+        cx, cy, w, h = values[1:5]
+        if w <= 0 or h <= 0:
+            raise ValueError(f"line {number}: box {parts[1:5]} has a width or height that is "
+                             "not positive")
+        edges = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        if not all(-SLACK <= v <= 1 + SLACK for v in (cx, cy, w, h, *edges)):
+            raise ValueError(f"line {number}: box {parts[1:5]} is not normalised to [0, 1] "
+                             "(its centre, size or edges leave the image)")
+        if not all(-SLACK <= v <= 1 + SLACK for v in values[5:]):
+            raise ValueError(f"line {number}: corners {parts[5:]} are not normalised to [0, 1]")
         classes.append(int(values[0]))
         boxes.append(values[1:5])
         if len(parts) == 13:
@@ -123,20 +134,45 @@ def parse_yolo_labels(text: str) -> YoloLabels:
                       if corners else None)
 
 
+def _numbers(parts: list[str], number: int) -> list[float]:
+    """The fields of line ``number`` as finite floats, or a ValueError naming the line."""
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"line {number} holds a field that is not a number: "
+                         f"{' '.join(parts)!r}") from None
+    if not np.isfinite(values).all():
+        raise ValueError(f"line {number} holds a number that is not finite: "
+                         f"{' '.join(parts)!r}")
+    return values
+
+
 def write_yolo_labels(path, labels: YoloLabels) -> None:
     """Write ``labels`` to ``path`` (UTF-8, one line per object, an empty file for none)."""
     Path(path).write_text(format_yolo_labels(labels), encoding="utf-8")
 
 
 def read_yolo_labels(path) -> YoloLabels:
-    """Read a YOLO label file; a missing file means an image without objects."""
+    """Read a YOLO label file; a missing file means an image without objects.
+
+    Raises
+    ------
+    ValueError
+        ``"PATH: problem"`` in one line: what ``parse_yolo_labels`` refuses, text that is not
+        UTF-8, or a path that cannot be read (a folder, no permission).
+    """
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return YoloLabels(np.zeros(0, np.int64), np.zeros((0, 4)), None)
     try:
         return parse_yolo_labels(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the label file "
+                         f"({error.strerror or type(error).__name__})") from None
 
 
 class YoloFolder(FileDataset):

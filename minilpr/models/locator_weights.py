@@ -14,7 +14,8 @@ import numpy as np
 from minilpr.detect.anchors import split_per_scale
 from minilpr.detect.head import PLATE_COLOURS
 from minilpr.models.locator import DARKNET53, SMALL, BackboneConfig, Locator
-from minilpr.models.weights import WeightFileError, load_weights_into, read_weights
+from minilpr.models.weights import (WeightFileError, _check_kind_and_charset, _load_state,
+                                    read_weights)
 
 # "tiny" is for tests and smoke runs: it trains in seconds and finds nothing useful.
 BACKBONES = {
@@ -47,17 +48,45 @@ def load_locator(path) -> tuple[Locator, dict]:
     (Locator, manifest)
         The model in eval mode; ``manifest["anchors_per_scale"]`` is added as three (3, 2)
         arrays for `minilpr.detect.detect`.
+
+    Raises
+    ------
+    WeightFileError
+        One line naming the file: anything `read_weights` refuses, another kind of model, a
+        manifest without the facts of ``REQUIRED`` or with ones that make no sense, arrays that
+        do not fit the backbone it names. The kind is checked before any model is built.
     """
-    _, manifest = read_weights(path)
+    state, manifest = read_weights(path)
+    _check_kind_and_charset(path, manifest, "locator")
     missing = [key for key in REQUIRED if key not in manifest]
-    if manifest.get("kind") == "locator" and missing:
+    if missing:
         raise WeightFileError(f"{path}: the manifest records no {', '.join(missing)}")
-    backbone = manifest.get("backbone")
-    if manifest.get("kind") == "locator" and backbone not in BACKBONES:
-        raise WeightFileError(f"{path}: unknown backbone {backbone!r}")
-    model = build_locator(backbone if backbone in BACKBONES else "small",
-                          num_classes=len(manifest.get("classes", PLATE_COLOURS)))
-    manifest = load_weights_into(model, path, "locator")
-    manifest["anchors_per_scale"] = split_per_scale(np.asarray(manifest["anchors"], np.float64),
-                                                    len(manifest["strides"]))
+    backbone = manifest["backbone"]
+    if backbone not in BACKBONES:
+        raise WeightFileError(f"{path}: unknown backbone {backbone!r}; this minilpr knows "
+                              f"{', '.join(BACKBONES)}")
+    strides, classes = manifest["strides"], manifest["classes"]
+    if not (isinstance(strides, list) and len(strides) == 3
+            and all(isinstance(s, int) and s > 0 for s in strides)):
+        raise WeightFileError(f"{path}: strides must be three positive integers, got {strides!r}")
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        raise WeightFileError(f"{path}: classes must be a list of names, got {classes!r}")
+    anchors = _anchors(path, manifest["anchors"], 3 * len(strides))
+    model = build_locator(backbone, num_classes=len(classes))
+    _load_state(path, model, state)
+    manifest["anchors_per_scale"] = split_per_scale(anchors, len(strides))
     return model.eval(), manifest
+
+
+def _anchors(path, anchors, count: int) -> np.ndarray:
+    """The manifest's anchors as a (count, 2) float64 array of positive sizes, or refuse."""
+    try:
+        array = np.asarray(anchors, np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.shape != (count, 2):
+        raise WeightFileError(f"{path}: anchors must be ({count}, 2) widths and heights, got "
+                              f"{np.shape(anchors) if array is not None else repr(anchors)[:40]}")
+    if not (np.isfinite(array).all() and (array > 0).all()):
+        raise WeightFileError(f"{path}: anchors must be positive and finite")
+    return array

@@ -11,10 +11,12 @@ arrays were stored as: float32, or float16 to halve the file; they load back as 
 for a recogniser, ``charset`` (the class table as one string). The caller adds the rest: the
 training command, seed, data, measured accuracies.
 
-Loading checks, in order, and refuses with one line naming the file: it exists; it is a
-readable ``.npz`` (not truncated or corrupt); it is a minilpr weight file; it holds the kind of
-model asked for; its charset is the one this minilpr uses; its config builds a model whose
-names and shapes match the stored arrays.
+Loading checks, in order, and refuses with one line naming the file (`WeightFileError`): it
+exists and is a non-empty, readable file; it is a whole ``.npz`` (not truncated or corrupt) with
+no pickled member (``allow_pickle=False`` throughout: loading never runs code from a file); it
+is a minilpr weight file; it holds the kind of model asked for; its charset is the one this
+minilpr uses; its config builds a model whose names, shapes and dtypes match the stored
+arrays; those arrays are finite. ``docs/data.md`` ("Bad input") lists the messages.
 """
 
 from __future__ import annotations
@@ -136,31 +138,34 @@ def save_npz_atomically(path: Path, arrays: dict) -> Path:
 def read_weights(path) -> tuple[dict, dict]:
     """``(state, manifest)`` of a weight file, checked only for being a readable minilpr file.
 
-    Raises `WeightFileError` (one line, naming the file) for a missing, truncated, corrupt or
-    foreign file.
+    Every member is read with ``allow_pickle=False``: a pickled object array (which could run
+    code when unpickled) is refused, never unpickled.
+
+    Raises `WeightFileError` (one line, naming the file) for a missing, empty, unreadable,
+    truncated, corrupt or foreign file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise WeightFileError(f"{path}: is a folder, not a weight file")
     if not path.is_file():
         raise WeightFileError(f"{path}: weight file not found")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = list(npz.files)
-            if "manifest" not in names:
-                raise WeightFileError(f"{path}: not a minilpr weight file (no manifest)")
-            raw = npz["manifest"]
-            state = {n[len("state/"):]: npz[n] for n in names if n.startswith("state/")}
-    except WeightFileError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise WeightFileError(f"{path}: truncated or corrupt weight file ({reason})") from None
+    if path.stat().st_size == 0:
+        raise WeightFileError(f"{path}: empty weight file (0 bytes)")
+    arrays = _read_members(path)
+    if "manifest" not in arrays:
+        raise WeightFileError(f"{path}: not a minilpr weight file (no manifest)")
+    raw = arrays["manifest"]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise WeightFileError(f"{path}: not a minilpr weight file (the manifest is stored as "
+                              f"{raw.dtype.str}, not UTF-8 bytes)")
+    state = {n[len("state/"):]: value for n, value in arrays.items() if n.startswith("state/")}
     try:
         manifest = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise WeightFileError(f"{path}: not a minilpr weight file (unreadable manifest)") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise WeightFileError(f"{path}: not a minilpr weight file (format "
-                              f"{manifest.get('format') if isinstance(manifest, dict) else None!r})")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise WeightFileError(f"{path}: not a minilpr weight file (format {found!r})")
     if manifest.get("version") != VERSION:
         raise WeightFileError(f"{path}: weight file version {manifest.get('version')!r}; this "
                               f"minilpr reads version {VERSION}")
@@ -168,6 +173,36 @@ def read_weights(path) -> tuple[dict, dict]:
         raise WeightFileError(f"{path}: manifest names an unknown dtype "
                               f"{manifest.get('dtype')!r}")
     return state, manifest
+
+
+def _read_members(path: Path) -> dict:
+    """Every array of the ``.npz`` at ``path`` by member name, without unpickling anything."""
+    arrays = {}
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head not in (b"PK\x03\x04", b"PK\x05\x06"):
+            # np.load would take any other file for a pickle and say so, which misleads.
+            raise WeightFileError(f"{path}: truncated or corrupt weight file (not an .npz "
+                                  f"archive; it starts with {head!r})")
+        with np.load(path, allow_pickle=False) as npz:
+            for name in npz.files:
+                try:
+                    arrays[name] = npz[name]
+                except ValueError as err:
+                    if "allow_pickle" not in str(err):
+                        raise
+                    raise WeightFileError(f"{path}: '{name}' is a pickled object array; "
+                                          "minilpr never unpickles (it could run code)") from None
+    except WeightFileError:
+        raise
+    except PermissionError as err:
+        raise WeightFileError(f"{path}: cannot read the weight file "
+                              f"({err.strerror or 'permission denied'})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise WeightFileError(f"{path}: truncated or corrupt weight file ({reason})") from None
+    return arrays
 
 
 def _check_kind_and_charset(path, manifest: dict, kind: str) -> None:
@@ -199,10 +234,21 @@ def _load_state(path, model, state: dict) -> None:
                               f"{'...' if len(missing) > 3 else ''}, unexpected "
                               f"{unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
     for name, value in expected.items():
-        if np.shape(state[name]) != np.shape(value):
+        stored = np.asarray(state[name])
+        floating = np.issubdtype(np.asarray(value).dtype, np.floating)
+        if floating and not np.issubdtype(stored.dtype, np.floating):
+            raise WeightFileError(f"{path}: '{name}' is stored as {stored.dtype.str}; a "
+                                  "parameter must be floating point")
+        if not floating and not np.issubdtype(stored.dtype, np.integer):
+            raise WeightFileError(f"{path}: '{name}' is stored as {stored.dtype.str}; this "
+                                  "buffer must be integer")
+        if stored.shape != np.shape(value):
             raise WeightFileError(f"{path}: config/shape mismatch: '{name}' is "
-                                  f"{np.shape(state[name])} in the file but {np.shape(value)} "
+                                  f"{stored.shape} in the file but {np.shape(value)} "
                                   "in the model")
+        if floating and not np.isfinite(stored).all():
+            raise WeightFileError(f"{path}: '{name}' holds NaN or infinite values (saved from "
+                                  "a run that diverged?)")
     model.load_state_dict({k: (v.astype(np.float32) if np.issubdtype(v.dtype, np.floating)
                                else v) for k, v in state.items()})
 

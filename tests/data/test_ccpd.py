@@ -145,8 +145,11 @@ def test_ccpd_name_round_trip(seed, kind):
     rng = np.random.default_rng(seed)
     text = charset.random_plate(rng, kind)
     corners = rng.uniform(0, 700, (4, 2)).round()
+    x1, x2 = np.sort(rng.choice(700, 2, replace=False))
+    y1, y2 = np.sort(rng.choice(700, 2, replace=False))
     label = ccpd.CCPDLabel(area=float(rng.integers(1, 99)), tilt=(90, 85),
-                               box=rng.uniform(0, 700, 4).round(), corners=corners, text=text,
+                               box=np.array([x1, y1, x2, y2], np.float64), corners=corners,
+                               text=text,
                                brightness=100, blur=20)
     back = ccpd.parse_ccpd_name(ccpd.ccpd_name(label))
     assert back.text == text

@@ -111,3 +111,132 @@ def test_cli_dispatches_synth(tmp_path):
                      "--clean", "--color", "--size", "24", "94"]) == 0
     crop = CropFolder(tmp_path / "p")[0]
     assert crop.image.shape == (24, 94, 3)
+
+
+def run_minilpr(*args, cwd=None):
+    """``python -m minilpr ARGS`` in a subprocess: (exit status, stdout, stderr)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-m", "minilpr", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def one_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda t: ["plates", "--n", "1", "--out", t / "o", "--seed", "-1"],
+     "--seed must be 0 or more, got -1"),
+    (lambda t: ["plates", "--n", "0", "--out", t / "o"], "--n must be at least 1, got 0"),
+    (lambda t: ["scenes", "--n", "-3", "--out", t / "o"], "--n must be at least 1, got -3"),
+    (lambda t: ["plates", "--n", "1", "--out", t / "a_file" / "o"],
+     "is under {t}/a_file, which is a file, not a folder"),
+    (lambda t: ["plates", "--n", "1", "--out", t / "a_file" / "deeper" / "o"],
+     "is under {t}/a_file, which is a file, not a folder"),
+    (lambda t: ["plates", "--n", "1", "--out", t / "a_file"], "exists and is not a folder"),
+    (lambda t: ["plates", "--n", "1", "--out", t / "nonexistent-parent" / "out"],
+     "its parent folder {t}/nonexistent-parent does not exist"),
+])
+def test_bad_arguments_through_the_command(tmp_path, make, problem):
+    (tmp_path / "a_file").write_text("not a folder")
+    status, out, err = run_minilpr("synth", *make(tmp_path), "--quiet")
+    assert status == 2 and out == ""
+    line = one_line(err)
+    assert line.startswith("minilpr synth: error:") and problem.format(t=tmp_path) in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_an_unwritable_out_is_one_line(tmp_path):
+    import os
+
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        out, problem = locked / "o", "cannot write into"
+    elif os.path.isdir("/sys"):  # root may write anywhere but there
+        out, problem = "/sys/minilpr-synth-test", "cannot prepare the folder"
+    else:
+        pytest.skip("no folder this user cannot write into")
+    status, _, err = run_minilpr("synth", "plates", "--n", "1", "--out", out, "--quiet")
+    assert status == 2 and problem in one_line(err) and str(out) in err
+
+
+def test_writing_failures_midway_are_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "imwrite", full)
+    assert _synth("plates", "--n", 2, "--out", tmp_path / "o") == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "No space left on device" in err
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("first, second", [("plates", "plates"), ("scenes", "scenes"),
+                                           ("scenes", "plates"), ("plates", "scenes")])
+def test_force_replaces_the_old_set_and_the_manifest_lists_every_data_file(tmp_path, first,
+                                                                         second):
+    size = ["--size", "64", "64"]
+    assert _synth(first, "--n", 5, "--out", tmp_path, "--seed", 1, *size) == 0
+    (tmp_path / "notes.md").write_text("kept")
+    assert _synth(second, "--n", 2, "--out", tmp_path, "--seed", 2, "--force", *size) == 0
+    manifest = _manifest(tmp_path)
+    listed = {"manifest.json", "notes.md"}
+    for record in manifest["files"]:
+        listed |= {record["file"], *([record["labels"]] if "labels" in record else [])}
+    assert set(_listing(tmp_path)) == listed
+    assert (tmp_path / "notes.md").read_text() == "kept"
+    if second == "plates":
+        assert len(CropFolder(tmp_path, strict=False)) == 2
+        assert not (tmp_path / "images").exists() and not (tmp_path / "labels").exists()
+    else:
+        assert len(YoloFolder(tmp_path / "images")) == 2
+
+
+def test_force_refuses_image_files_no_manifest_lists(tmp_path):
+    assert _synth("plates", "--n", 2, "--out", tmp_path, "--clean") == 0
+    (tmp_path / "mine.png").write_bytes(b"a photo of mine")
+    before = _listing(tmp_path)
+    status, _, err = run_minilpr("synth", "plates", "--n", "1", "--out", tmp_path, "--force",
+                                 "--quiet")
+    line = one_line(err)
+    assert status == 2 and "holds 1 image or label file(s) that no manifest.json lists" in line
+    assert "(first: mine.png)" in line
+    assert _listing(tmp_path) == before
+
+
+def test_force_refuses_a_folder_left_without_its_manifest(tmp_path):
+    assert _synth("scenes", "--n", 2, "--out", tmp_path, "--size", 64, 64) == 0
+    (tmp_path / "manifest.json").unlink()
+    assert _synth("scenes", "--n", 1, "--out", tmp_path, "--size", 64, 64, "--force") == 2
+    assert len(list((tmp_path / "images").iterdir())) == 2
+
+
+def test_force_never_deletes_outside_the_folder(tmp_path):
+    out = tmp_path / "out"
+    assert _synth("plates", "--n", 1, "--out", out, "--clean") == 0
+    outside = tmp_path / "precious.png"
+    outside.write_bytes(b"keep")
+    manifest = _manifest(out)
+    manifest["files"].append({"file": "../precious.png"})
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert _synth("plates", "--n", 1, "--out", out, "--clean", "--force") == 0
+    assert outside.read_bytes() == b"keep"
+
+
+def test_the_parent_is_not_created(tmp_path, capsys):
+    assert _synth("plates", "--n", 1, "--out", tmp_path / "typo" / "out") == 2
+    assert "parent folder" in capsys.readouterr().err and not (tmp_path / "typo").exists()
+    assert _synth("plates", "--n", 1, "--out", tmp_path / "new", "--clean") == 0

@@ -23,7 +23,9 @@ def test_xyxy_yolo_conversions():
 @pytest.mark.parametrize("with_corners", [False, True])
 def test_yolo_label_file_round_trip(tmp_path, with_corners):
     rng = np.random.default_rng(2)
-    labels = YoloLabels(classes=rng.integers(0, 3, 5), boxes=rng.uniform(0, 1, (5, 4)),
+    corner_pairs = np.sort(rng.uniform(0, 1, (5, 2, 2)), axis=1)  # (5, [low, high], [x, y])
+    xyxy = corner_pairs.reshape(5, 4)  # x1, y1, x2, y2 with x1 < x2, y1 < y2
+    labels = YoloLabels(classes=rng.integers(0, 3, 5), boxes=xyxy_to_yolo(xyxy, (1, 1)),
                         corners=rng.uniform(0, 1, (5, 4, 2)) if with_corners else None)
     path = tmp_path / "a.txt"
     write_yolo_labels(path, labels)

@@ -184,7 +184,7 @@ def test_load_crop_folder_skips_bad_files_with_one_warning_each(tmp_path):
     assert len(caught) == 2
     assert len(data.texts) == 4 and "京A1234O" in data.texts
     assert sorted(p.name for p, _ in data.skipped) == ["_1.png", "京A11111.jpg"]
-    assert any("truncated JPEG" in problem for _, problem in data.skipped)
+    assert any("corrupt JPEG (no marker at byte 2)" in problem for _, problem in data.skipped)
 
 
 def test_load_crop_folder_refuses_missing_and_empty_folders(tmp_path):
