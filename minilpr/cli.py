@@ -14,11 +14,11 @@ COMMANDS = {
     "demo": ("minilpr.demo", "read the example plates shipped with minilpr (no arguments)"),
     "read": ("minilpr.read_command", "find and read the plates of photos: minilpr read IMAGE|DIR"),
     "gradcheck": ("minilpr.gradcheck_cases", "check every layer's backward pass numerically"),
-    "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,pipeline,recognizer,sequence,stn,synth}"),
+    "bench": ("minilpr.bench", "benchmarks: minilpr bench {layers,pipeline,recognizer,...}"),
     "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),
     "anchors": ("minilpr.detect.anchors_cli", "k-means anchors of a data set's boxes"),
     "train": ("minilpr.train.commands", "train a model: minilpr train {recognizer,locator}"),
-    "eval": ("minilpr.eval_command", "measure a model: minilpr eval {recognizer,locator,pipeline} --data DIR"),
+    "eval": ("minilpr.eval_command", "measure: minilpr eval {recognizer,locator,pipeline} ..."),
 }
 
 

@@ -3,9 +3,9 @@
 One photo goes through six stages (``Trace`` keeps what each one made)::
 
     photo (H, W, 3) RGB
-      letterbox      scaled and grey-padded into the locator's S × S input   (S, S, 3) uint8
-      locator        the network's three raw head outputs                    3 × (1, A (5+C), S/s, S/s)
-      detect         decoded, scored, thresholded, NMS (minilpr.detect)      K boxes in input pixels
+      letterbox      scaled and grey-padded into the locator's input         (S, S, 3) uint8
+      locator        the network's three raw head outputs         3 × (1, A (5 + C), S/s, S/s)
+      detect         decoded, scored, thresholded, NMS (minilpr.detect)      K input-pixel boxes
                      -> the letterbox undone: boxes in photo pixels, clipped to the photo
       crop           each box with a margin, cut from the photo itself (not from the letterbox,
                      which has fewer pixels), made into the recogniser's input (K, C, 32, 220)
@@ -62,9 +62,9 @@ class Plate:
     box : tuple of 4 float
         x1, y1, x2, y2 in the original image's pixels.
     colour : str
-        The locator's plate class, one of ``PLATE_COLOURS``.
+        The locator's plate class, one of ``PLATE_COLOURS`` ("" for a box given to ``read``).
     score : float
-        The locator's score, ``objectness × P(colour)``.
+        The locator's score, ``objectness × P(colour)`` (1 for a box given to ``read``).
     """
 
     text: str
@@ -90,6 +90,9 @@ class Plate:
 @dataclass
 class Trace:
     """Everything one ``read`` made, stage by stage (K plates kept, T frames, C classes).
+
+    When ``read`` was given the boxes, the locator's fields (``letterboxed`` to ``detections``)
+    are None (``raw_outputs`` empty) and ``seconds`` has no locator stages.
 
     Attributes
     ----------
@@ -134,6 +137,20 @@ class Trace:
     log_probs: np.ndarray
     plates: list
     seconds: dict = field(default_factory=dict)
+
+
+class Laps:
+    """A stopwatch for stages: ``lap(name)`` keeps the time since the last lap (or the start)
+    in ``seconds[name]``."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self._clock
+        self._clock = now
 
 
 def as_rgb(image) -> np.ndarray:
@@ -301,8 +318,9 @@ class PlateReader:
 
         if locator is None and not SHIPPED_LOCATOR.is_file():
             raise FileNotFoundError(
-                f"no locator weights: {SHIPPED_LOCATOR} is not shipped yet; train one with `minilpr train locator` and pass it with "
-                "--locator W (PlateReader.load(locator=W) in Python)")
+                f"no locator weights: {SHIPPED_LOCATOR} is not shipped yet; train one with "
+                "`minilpr train locator` and pass it with --locator W "
+                "(PlateReader.load(locator=W) in Python)")
         locator_model, manifest = load_locator(SHIPPED_LOCATOR if locator is None else locator)
         recognizer_model, _ = load_recognizer(SHIPPED_RECOGNIZER if recognizer is None
                                               else recognizer)
@@ -310,7 +328,7 @@ class PlateReader:
                    manifest["strides"], manifest["input_size"],
                    manifest.get("classes", PLATE_COLOURS), stn=stn, decoder=decoder, **options)
 
-    def read(self, image, trace: bool = False):
+    def read(self, image, trace: bool = False, boxes=None):
         """The plates of one photo.
 
         Parameters
@@ -320,40 +338,70 @@ class PlateReader:
             naming it), or an array as `as_rgb` takes it.
         trace : bool
             Return the `Trace` (its ``plates`` are the answer) instead of the list.
+        boxes : (K, 4) array-like, optional
+            Read the plates in these boxes (xyxy, photo pixels) instead of locating them: the
+            locator does not run, each plate's ``score`` is 1 and its ``colour`` "" (unknown);
+            the trace's locator fields are None.
 
         Returns
         -------
         list of Plate, best locator score first; or Trace
         """
-        seconds = {}
-        clock = time.perf_counter()
-
-        def lap(stage):
-            nonlocal clock
-            now = time.perf_counter()
-            seconds[stage] = now - clock
-            clock = now
-
         photo = imread(image) if isinstance(image, (str, Path)) else as_rgb(image)
-        clock = time.perf_counter()
-        boxed, geometry = letterbox(photo, self.input_size)
-        x = to_input(boxed[None])  # (1, 3, S, S)
-        lap("letterbox")
-        raws = self.locator.forward(x)
-        lap("locator")
-        found = self.detect(raws)
-        boxes, keep = boxes_in_image(found.boxes, geometry)
-        lap("detect")
+        laps = Laps()
+        if boxes is None:
+            boxes, colours, scores, located = self.locate(photo, laps)
+        else:
+            height, width = photo.shape[:2]
+            boxes = np.clip(np.asarray(boxes, np.float64).reshape(-1, 4), 0,
+                            [width, height, width, height])
+            colours, scores = [""] * len(boxes), np.ones(len(boxes))
+            located = {"letterboxed": None, "geometry": None, "locator_input": None,
+                       "raw_outputs": [], "detections": None}
         crop_boxes, crops, inputs = self.crop(photo, boxes)
-        lap("crop")
+        laps.lap("crop")
         log_probs, stn_out, thetas = self.recognise(inputs, keep_stn=trace)
-        lap("recognizer")
-        plates = self.decode(log_probs, boxes, found.classes[keep], found.scores[keep])
-        lap("ctc_decode")
+        laps.lap("recognizer")
+        plates = self.decode(log_probs, boxes, colours, scores)
+        laps.lap("ctc_decode")
         if not trace:
             return plates
-        return Trace(photo, boxed, geometry, x, list(raws), found, boxes, crop_boxes, crops,
-                     inputs, stn_out, thetas, log_probs, plates, seconds)
+        return Trace(image=photo, **located, boxes=boxes, crop_boxes=crop_boxes, crops=crops,
+                     recognizer_inputs=inputs, stn_outputs=stn_out, stn_thetas=thetas,
+                     log_probs=log_probs, plates=plates, seconds=laps.seconds)
+
+    def locate(self, photo: np.ndarray, laps: "Laps | None" = None):
+        """The plates' boxes in a photo: letterbox, the locator's forward, decode + NMS, and
+        the boxes mapped back to the photo.
+
+        Parameters
+        ----------
+        photo : (H, W, 3) uint8 RGB
+        laps : Laps, optional
+            Times "letterbox", "locator" and "detect" into it.
+
+        Returns
+        -------
+        boxes : (K, 4) float64
+            xyxy in photo pixels, clipped to it.
+        colours : list of K str
+        scores : (K,) float64
+        located : dict
+            The `Trace` fields letterboxed, geometry, locator_input, raw_outputs, detections.
+        """
+        laps = laps or Laps()
+        boxed, geometry = letterbox(photo, self.input_size)
+        x = to_input(boxed[None])  # (1, 3, S, S)
+        laps.lap("letterbox")
+        raws = self.locator.forward(x)
+        laps.lap("locator")
+        found = self.detect(raws)
+        boxes, keep = boxes_in_image(found.boxes, geometry)
+        colours = [self.colours[int(c)] for c in found.classes[keep]]
+        laps.lap("detect")
+        located = {"letterboxed": boxed, "geometry": geometry, "locator_input": x,
+                   "raw_outputs": list(raws), "detections": found}
+        return boxes, colours, found.scores[keep], located
 
     def detect(self, raws) -> Detections:
         """The detections of one image from the locator's raw outputs, in input pixels."""
@@ -397,21 +445,20 @@ class PlateReader:
         thetas = np.array(transformer.theta)
         return log_probs, warp(inputs, thetas, align_corners=transformer.align_corners), thetas
 
-    def decode(self, log_probs: np.ndarray, boxes: np.ndarray, classes, scores) -> list[Plate]:
-        """The K plates from the CTC output matrix (T, K, C) and the K kept detections."""
+    def decode(self, log_probs: np.ndarray, boxes: np.ndarray, colours, scores) -> list[Plate]:
+        """The K plates from the CTC output matrix (T, K, C), K boxes, colours and scores."""
         from minilpr.train.evaluate import best_hypotheses
 
         if log_probs.shape[1] == 0:
             return []
         plates = []
         hypotheses = best_hypotheses(log_probs, self.decoder, self.beam_width)
-        for h, box, colour, score in zip(hypotheses, boxes, classes, scores):
+        for h, box, colour, score in zip(hypotheses, boxes, colours, scores):
             read = h is not None and len(h.labels) > 0
             confidences = tuple(float(c) for c in h.confidences) if read else ()
             plates.append(Plate(text=charset.decode(list(h.labels)) if read else "",
                                 confidence=min(confidences) if read else 0.0,
                                 char_confidences=confidences,
-                                box=tuple(float(v) for v in box),
-                                colour=self.colours[int(colour)],
+                                box=tuple(float(v) for v in box), colour=colour,
                                 score=float(score)))
         return plates

@@ -210,3 +210,12 @@ def test_plate_to_dict_has_the_json_schema():
     record = plate.to_dict()
     assert record == {"text": "京A12345", "confidence": 0.5, "box": [1.0, 2.0, 30.0, 12.0],
                       "type": "blue", "score": 0.75, "char_confidences": [0.9] * 6 + [0.5]}
+
+
+def test_given_boxes_are_read_without_the_locator(scene):
+    reader = fake_reader(np.zeros((0, 4)), [])
+    trace = reader.read(scene.image, trace=True, boxes=scene.boxes + [0, 0, 0, 1e4])
+    assert reader.locator.calls == 0 and trace.raw_outputs == [] and trace.letterboxed is None
+    assert list(trace.seconds) == ["crop", "recognizer", "ctc_decode"]
+    assert trace.boxes[:, 3].max() == 480  # clipped to the photo
+    assert [(p.colour, p.score) for p in trace.plates] == [("", 1.0)] * len(scene.plates)
