@@ -39,8 +39,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0]
-                                     .split(": ", 1)[1])
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Read one street scene end to end and time each stage (the "
+                               "best of --repeat reads after a warm-up one).")
     parser.add_argument("--size", type=_size, default=(640, 480), metavar="WxH",
                         help="the scene's width and height in pixels (default 640x480)")
     parser.add_argument("--repeat", type=int, default=10, metavar="N",
