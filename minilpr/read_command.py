@@ -123,6 +123,8 @@ def collect_images(inputs) -> list[tuple[Path, str | None]]:
             found += files
         elif path.exists():
             found.append((path, None))
+        elif path.is_symlink():
+            found.append((path, "a symbolic link to nothing (broken, or a loop)"))
         else:
             found.append((path, "no such file or folder"))
     return found

@@ -155,3 +155,26 @@ def test_minilpr_lists_read():
     from minilpr.cli import COMMANDS
 
     assert COMMANDS["read"][0] == "minilpr.read_command"
+
+
+def test_gray_rgba_16_bit_and_tiny_images_are_read(files, tmp_path, capsys):
+    import cv2
+
+    rgb = imread(files["good"][0])
+    gray = tmp_path / "gray.png"
+    imwrite(gray, rgb[:, :, 0])
+    cv2.imwrite(str(tmp_path / "rgba.png"), np.dstack([rgb, np.full(rgb.shape[:2], 200,
+                                                                    np.uint8)]))
+    cv2.imwrite(str(tmp_path / "deep.png"), rgb.astype(np.uint16) * 257)
+    imwrite(tmp_path / "tiny.png", rgb[:8, :8])
+    os.symlink("self.jpg", tmp_path / "self.jpg")
+    names = ["gray.png", "rgba.png", "deep.png", "tiny.png"]
+    assert main([str(tmp_path / n) for n in names] + ["--locator", str(files["few"]),
+                                                      "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in records] == [str(tmp_path / n) for n in names]
+    assert all("plates" in r for r in records)
+    assert records[1]["plates"] == records[2]["plates"]  # the same RGB once read
+    assert all(0 <= v <= 8 for p in records[3]["plates"] for v in p["box"])
+    assert main([str(tmp_path / "self.jpg"), "--locator", str(files["few"])]) == 1
+    assert "symbolic link to nothing" in capsys.readouterr().err
