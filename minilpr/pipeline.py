@@ -20,6 +20,7 @@ least sure character's (`minilpr.train.evaluate`), ``score`` is the locator's
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,14 @@ class Trace:
     log_probs: np.ndarray
     plates: list
     seconds: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        height, width = self.image.shape[:2]
+        located = "boxes given" if self.detections is None else \
+            f"{len(self.detections)} detection(s) in {self.letterboxed.shape[1]}×" \
+            f"{self.letterboxed.shape[0]}"
+        return (f"Trace({width}×{height} photo, {located}, plates "
+                f"{[p.text for p in self.plates]}, {sum(self.seconds.values()) * 1e3:.0f} ms)")
 
 
 class Laps:
@@ -347,7 +356,7 @@ class PlateReader:
         -------
         list of Plate, best locator score first; or Trace
         """
-        photo = imread(image) if isinstance(image, (str, Path)) else as_rgb(image)
+        photo = imread(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         laps = Laps()
         if boxes is None:
             boxes, colours, scores, located = self.locate(photo, laps)

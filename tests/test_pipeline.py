@@ -121,6 +121,7 @@ def test_no_plate_is_an_empty_answer(scene):
     assert trace.recognizer_inputs.shape == (0, 1, 32, 220)
     assert trace.log_probs.shape == (27, 0, charset.NUM_CLASSES)
     assert set(trace.seconds) == set(STAGES)
+    assert repr(trace).startswith("Trace(640×480 photo, 0 detection(s) in 416×416, plates []")
 
 
 def test_the_untrained_locator_runs_end_to_end(tmp_path, scene):
@@ -219,3 +220,16 @@ def test_given_boxes_are_read_without_the_locator(scene):
     assert list(trace.seconds) == ["crop", "recognizer", "ctc_decode"]
     assert trace.boxes[:, 3].max() == 480  # clipped to the photo
     assert [(p.colour, p.score) for p in trace.plates] == [("", 1.0)] * len(scene.plates)
+
+
+@pytest.mark.slow
+def test_a_10000_pixel_square_photo_is_read(scene):
+    import cv2
+
+    big = cv2.resize(scene.image, (10_000, 10_000), interpolation=cv2.INTER_NEAREST)
+    truth = scene.boxes * np.array([10_000 / 640, 10_000 / 480] * 2)
+    reader = fake_reader(_input_boxes(truth, big.shape), [0] * len(truth))
+    trace = reader.read(big, trace=True)
+    order = np.argsort(trace.boxes[:, 0])
+    np.testing.assert_allclose(trace.boxes[order], truth, atol=1e-4)
+    assert trace.recognizer_inputs.shape == (len(truth), 1, 32, 220)
