@@ -452,7 +452,8 @@ class PlateReader:
         from minilpr.models.stn import warp
 
         thetas = np.array(transformer.theta)
-        return log_probs, warp(inputs, thetas, align_corners=transformer.align_corners), thetas
+        straightened = warp(inputs, thetas, transformer.out_size, transformer.align_corners)
+        return log_probs, straightened, thetas
 
     def decode(self, log_probs: np.ndarray, boxes: np.ndarray, colours, scores) -> list[Plate]:
         """The K plates from the CTC output matrix (T, K, C), K boxes, colours and scores."""

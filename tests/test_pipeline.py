@@ -178,6 +178,8 @@ def test_the_stn_is_run_or_skipped_and_traced(scene):
     assert trace.stn_outputs.shape == (K, 1, 32, 220) and trace.stn_thetas.shape == (K, 2, 3)
     np.testing.assert_allclose(trace.stn_thetas, model.stn.localise(trace.recognizer_inputs),
                                atol=1e-6)
+    np.testing.assert_allclose(trace.stn_outputs, model.stn.forward(trace.recognizer_inputs),
+                               atol=1e-5)  # what the recogniser saw
     reader.stn = False
     assert reader.read(scene.image, trace=True).stn_outputs is None
     assert [n for n, _ in model.named_parameters()] == names  # still registered
