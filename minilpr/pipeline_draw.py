@@ -47,7 +47,7 @@ def draw_plates(image: np.ndarray, plates) -> np.ndarray:
         left, top, right, bottom = pen.textbbox((0, 0), label, font=font)
         w, h = right - left, bottom - top
         tx = min(max(0.0, x1), max(0.0, width - w - 4))
-        ty = y1 - h - 6 if y1 - h - 6 >= 0 else min(y2 + 2, height - h - 6)
+        ty = y1 - h - 6 if y1 - h - 6 >= 0 else y1 + line  # above the box, else inside it
         pen.rectangle((tx, ty, tx + w + 4, ty + h + 6), fill=(0, 0, 0))
         ink = UNSURE if plate.confidence < UNSURE_BELOW else (255, 255, 255)
         pen.text((tx + 2 - left, ty + 3 - top), label, font=font, fill=ink)
