@@ -12,13 +12,14 @@ from minilpr.dispatch import dispatch
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS = {
     "demo": ("minilpr.demo", "read the example plates shipped with minilpr (no arguments)"),
+    "read": ("minilpr.read_command", "find and read the plates of photos: minilpr read IMAGE|DIR"),
     "gradcheck": ("minilpr.gradcheck_cases", "check every layer's backward pass numerically"),
     "bench": ("minilpr.bench",
-              "benchmarks: minilpr bench {layers,locator,recognizer,sequence,stn,synth}"),
+              "benchmarks: minilpr bench {layers,locator,pipeline,recognizer,sequence,stn,synth}"),
     "synth": ("minilpr.data.writer", "write a synthetic data set: minilpr synth {plates,scenes}"),
     "anchors": ("minilpr.detect.anchors_cli", "k-means anchors of a data set's boxes"),
     "train": ("minilpr.train.commands", "train a model: minilpr train {recognizer,locator}"),
-    "eval": ("minilpr.eval_command", "measure a trained model: minilpr eval recognizer --data DIR"),
+    "eval": ("minilpr.eval_command", "measure: minilpr eval {recognizer,locator,pipeline} ..."),
     "experiment": ("minilpr.train.experiment_cli",
                    "rerun the patent's experiments: minilpr experiment {stn,bilstm,fc}"),
 }

@@ -7,14 +7,16 @@
     minilpr eval recognizer --data crops/ --gallery failures.png
     minilpr eval locator --data ../shared/data/real/ccpd-scenes --weights runs/loc/best.npz
     minilpr eval locator --data scenes/ --json --gallery misses.png
+    minilpr eval pipeline --data ../shared/data/real/ccpd-scenes --locator runs/loc/best.npz
 
 ``recognizer`` reads a crop folder (label = file name up to the first ``_`` or the extension)
 with ``minilpr.train.evaluate`` and prints plate, character and province-free accuracy,
 per-position and per-province accuracy, the top confusions, the speed and the labels outside the
 charset. ``locator`` reads a YOLO folder (``images/`` + ``labels/``) or CCPD-named photos with
 ``minilpr.train.locator_eval`` and prints AP@0.5, AP@0.5:0.95, recall and precision (IoU ≥ 0.5)
-overall and per plate colour, and images/s. With ``--json`` the last line printed is one JSON
-object. Exit status: 0 done,
+overall and per plate colour, and images/s. ``pipeline`` reads photos end to end
+(`minilpr.pipeline_eval`): recall, precision and plate accuracy. With ``--json`` the last line
+printed is one JSON object. Exit status: 0 done,
 2 a bad command line (a missing folder, a folder without images, missing weights), 1 a failure
 while running (weights that do not load, no readable image).
 """
@@ -49,7 +51,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Measure a trained model on data from disk.")
-    sub = parser.add_subparsers(dest="what", metavar="{recognizer,locator}")
+    sub = parser.add_subparsers(dest="what", metavar="{recognizer,locator,pipeline}")
     sub.required = True
     rec = sub.add_parser(
         "recognizer", help="read a folder of plate crops and report the accuracy",
@@ -81,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--json", action="store_true",
                      help="print one JSON object as the last line (with every read)")
     _add_locator_parser(sub)
+    from minilpr.pipeline_eval import add_pipeline_parser
+    add_pipeline_parser(sub)
     return parser
 
 
@@ -114,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
+        if args.what == "pipeline":
+            from minilpr.pipeline_eval import eval_pipeline
+            return eval_pipeline(args)
         return eval_locator(args) if args.what == "locator" else eval_recognizer(args)
     except _UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -205,21 +205,42 @@ def _edit(a: str, b: str) -> str:
     return f"{a} read as {b}"
 
 
+def best_hypotheses(log_probs: np.ndarray, decoder: str = "greedy",
+                    beam_width: int | None = None) -> list:
+    """The best read of each sample: a `minilpr.nn.decode.Hypothesis`, or None.
+
+    Parameters
+    ----------
+    log_probs : (T, N, K) float
+        ``log_softmax`` of the recogniser's logits.
+    decoder : {"greedy", "beam", "grammar"}
+    beam_width : int, optional
+        For the beam decoders; ``BEAM_WIDTH`` by default.
+
+    Returns
+    -------
+    list of N Hypothesis or None
+        None where the grammar decoder kept no valid plate (that reads as nothing).
+    """
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    width = BEAM_WIDTH.get(decoder, 1) if beam_width is None else int(beam_width)
+    if decoder == "greedy":
+        return list(greedy_decode(log_probs))
+    if decoder == "beam":
+        return [h[0] if h else None
+                for h in prefix_beam_search(log_probs, beam_width=width, top_k=1)]
+    from minilpr.models.plate_ctc import plate_automaton
+
+    # an empty list: no valid plate survived the beam; that counts as reading nothing
+    return [h[0] if h else None for h in constrained_beam_search(
+        log_probs, plate_automaton(), beam_width=width, top_k=1)]
+
+
 def _decode(log_probs: np.ndarray, decoder: str, beam_width: int) -> list[tuple[str, float]]:
     """(T, N, K) log-probabilities -> N ``(text, confidence)``."""
-    if decoder == "greedy":
-        best = greedy_decode(log_probs)
-    elif decoder == "beam":
-        best = [h[0] if h else None
-                for h in prefix_beam_search(log_probs, beam_width=beam_width, top_k=1)]
-    else:
-        from minilpr.models.plate_ctc import plate_automaton
-
-        # an empty list: no valid plate survived the beam; that counts as reading nothing
-        best = [h[0] if h else None for h in constrained_beam_search(
-            log_probs, plate_automaton(), beam_width=beam_width, top_k=1)]
     out = []
-    for h in best:
+    for h in best_hypotheses(log_probs, decoder, beam_width):
         if h is None or not h.labels:
             out.append(("", 0.0))
         else:
