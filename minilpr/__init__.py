@@ -2,8 +2,8 @@
 
 The package is a house of small rooms (see docs/architecture.md):
 ``nn`` the layer library, ``data`` charset and synthetic plates, ``models`` the networks,
-``detect`` anchors and YOLO decoding, ``train`` the loops; ``pipeline`` (image in, plates out) is
-still to come. ``minilpr demo`` is the main job: the shipped recogniser reading example plates.
+``detect`` anchors and YOLO decoding, ``train`` the loops, ``pipeline`` image in, plates out.
+``minilpr demo`` is the main job: the shipped models reading example photos and plates.
 """
 
 __version__ = "0.1.0"

@@ -11,7 +11,8 @@ from minilpr.dispatch import dispatch
 
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS = {
-    "demo": ("minilpr.demo", "read the example plates shipped with minilpr (no arguments)"),
+    "demo": ("minilpr.demo",
+             "read the example photos and plates shipped with minilpr (no arguments)"),
     "read": ("minilpr.read_command", "find and read the plates of photos: minilpr read IMAGE|DIR"),
     "gradcheck": ("minilpr.gradcheck_cases", "check every layer's backward pass numerically"),
     "bench": ("minilpr.bench",
