@@ -19,6 +19,8 @@ def _parsers():
     yield "demo", demo.build_parser()
     yield "read", read_command.build_parser()
     yield "bench pipeline", bench_pipeline.build_parser()
+    from minilpr.train import experiment_cli
+    yield "experiment", experiment_cli.build_parser()
     evaluate = eval_command.build_parser()
     sub = next(a for a in evaluate._actions if a.dest == "what")
     for name, parser in sub.choices.items():
