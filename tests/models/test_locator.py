@@ -69,15 +69,16 @@ def test_small_locator_shapes_and_size():
 
 
 @settings(max_examples=4)
-@given(st.integers(0, 1000), st.sampled_from([(1, 2, 2), (2, 1, 1), (1, 2, 3)]))
+@given(st.integers(0, 1000), st.sampled_from([(1, 2, 2), (2, 1, 2), (1, 2, 3)]))
 def test_neck_gradcheck(seed, shape):
     """The upsample/concatenate paths: every feature and parameter gets its whole gradient.
 
     Batch norm in training mode normalises each channel over N·h·w values at the coarsest
     scale. At (1, 1, 3) (three values) 2 of 143 seeds tried put a channel's three values almost
     on top of each other; the loss then curves so sharply that centred differences cannot
-    resolve it (errors 0.05-0.15 at eps 1e-5 that shrink with eps), so the odd-width, batch-1
-    case is drawn at 2 × 3.
+    resolve it (errors 0.05-0.15 at eps 1e-5 that shrink with eps); over two values (2, 1, 1)
+    1 seed of 25 missed 1e-6. Every case here keeps at least four values per channel: 0 of 25
+    seeds each failed at (2, 1, 2) and (1, 2, 3).
     """
     N, h, w = shape
     rng = np.random.default_rng(seed)
