@@ -24,7 +24,6 @@ Run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset; the BLAS kernel is printe
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import time
@@ -32,7 +31,7 @@ import types
 
 import numpy as np
 
-from minilpr.bench._common import best_time, blas_description
+from minilpr.bench._common import BenchParser, best_time, blas_description, positive_int
 from minilpr.bench._twins import torch_available
 
 # Plate-shaped anchors (w, h) at 416 × 416, sorted by area: fixed targets for the loss timing.
@@ -156,8 +155,8 @@ def _kind(module) -> str:
     """The profile's group of a leaf layer: 'conv 3×3 s2', 'batch norm', ..."""
     from minilpr.nn.conv import Conv2d
     if isinstance(module, Conv2d):
-        (kh, kw), (sh, sw) = module.kernel_size, module.stride
-        return f"conv {kh}×{kw} s{sh}"
+        (kh, kw), stride = module.kernel_size, module.stride[0]
+        return f"conv {kh}×{kw} s{stride}"
     return {"BatchNorm2d": "batch norm", "LeakyReLU": "leaky ReLU", "Upsample": "upsample",
             "Concat": "concat", "Add": "residual add"}.get(type(module).__name__,
                                                           type(module).__name__)
@@ -262,20 +261,20 @@ def _blas_info() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minilpr bench locator",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="small", choices=["small", "tiny", "darknet53"])
+    parser = BenchParser(prog="minilpr bench locator", description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="small", choices=["small", "tiny", "darknet53"],
+                        help="small (the shipped one's, default), tiny (tests) or darknet53")
     parser.add_argument("--size", type=int, default=416, help="input side, a multiple of 32")
-    parser.add_argument("--batch", type=int, default=8, help="B, for images/s")
-    parser.add_argument("--repeat", type=int, default=3, help="timings per case (best kept)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS (and torch) threads")
+    parser.add_argument("--batch", type=positive_int, default=8, help="B, for images/s")
+    parser.add_argument("--repeat", type=positive_int, default=3,
+                        help="timings per case (best kept)")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="BLAS (and torch) threads")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch twin")
     parser.add_argument("--profile", action="store_true", help="time minilpr layer by layer")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object as the last line")
     args = parser.parse_args(argv)
-    if args.batch < 1 or args.repeat < 1 or args.threads < 1:
-        parser.error("--batch, --repeat and --threads must be positive")
     if args.size < 32 or args.size % 32:
         parser.error(f"--size must be a positive multiple of 32, got {args.size}")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilpr.bench._common import blas_description
+from minilpr.bench._common import BenchParser, blas_description, positive_int
 
 PROG = "minilpr bench pipeline"
 
@@ -39,12 +39,12 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = BenchParser(
         prog=PROG, description="Read one street scene end to end and time each stage (the "
                                "best of --repeat reads after a warm-up one).")
     parser.add_argument("--size", type=_size, default=(640, 480), metavar="WxH",
                         help="the scene's width and height in pixels (default 640x480)")
-    parser.add_argument("--repeat", type=int, default=10, metavar="N",
+    parser.add_argument("--repeat", type=positive_int, default=10, metavar="N",
                         help="timed reads after the warm-up one; the best of each stage is "
                              "kept (default 10)")
     parser.add_argument("--locator", type=Path, metavar="W",
@@ -84,9 +84,6 @@ def stand_in_reader(backbone: str, size: int, recognizer, decoder: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.repeat < 1:
-        print(f"{PROG}: error: --repeat must be at least 1, got {args.repeat}", file=sys.stderr)
-        return 2
     if args.input_size < 32 or args.input_size % 32:
         print(f"{PROG}: error: --input-size must be a positive multiple of 32, got "
               f"{args.input_size}", file=sys.stderr)

@@ -41,7 +41,7 @@ def test_without_torch_the_twin_is_left_out(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [(["--size", "100"], "multiple of 32"),
-                                           (["--batch", "0"], "must be positive")])
+                                           (["--batch", "0"], "--batch: must be at least 1")])
 def test_bad_arguments_are_refused_in_one_line(argv, message, capsys):
     with pytest.raises(SystemExit):
         locator.main(argv)

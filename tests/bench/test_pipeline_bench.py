@@ -20,8 +20,14 @@ def test_json_has_every_stage(capsys):
     assert "pipeline" in available()
 
 
+def test_a_repeat_of_zero_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as caught:
+        pipeline.main(["--repeat", "0"])
+    err = capsys.readouterr().err.strip()
+    assert caught.value.code == 2 and "\n" not in err and "--repeat: must be at least 1" in err
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--repeat", "0"], "--repeat must be at least 1"),
     (["--input-size", "50"], "multiple of 32"),
     (["--seed", "-1"], "--seed must be at least 0"),
 ])
