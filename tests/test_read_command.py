@@ -129,14 +129,15 @@ def test_weights_of_the_wrong_kind_exit_2(files, capsys):
     assert str(SHIPPED_RECOGNIZER) in err and err.count("\n") == 1
 
 
-def test_without_shipped_locator_the_error_says_how_to_pass_one(files):
-    from minilpr.pipeline import SHIPPED_LOCATOR
+def test_without_shipped_locator_the_error_says_how_to_pass_one(files, monkeypatch, capsys,
+                                                              tmp_path):
+    from minilpr import pipeline
 
-    if SHIPPED_LOCATOR.is_file():
-        pytest.skip("a locator is shipped")
-    result = run(files["good"][0])
-    assert result.returncode == 2 and result.stdout == ""
-    assert "--locator W" in result.stderr and result.stderr.count("\n") == 1
+    monkeypatch.setattr(pipeline, "SHIPPED_LOCATOR", tmp_path / "no-locator.npz")
+    assert main([str(files["good"][0])]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--locator W" in captured.err and captured.err.count("\n") == 1
 
 
 def test_help_explains_every_option():
