@@ -21,7 +21,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,7 +38,8 @@ from minilpr.train.data import Prefetcher, batch_rng
 from minilpr.train.locator_eval import PhotoSet, evaluate_locator, load_photo_folder
 from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
 from minilpr.train.runs import (add_loop_options, add_schedule_options, command_line,
-                                refuse_overwrite, resumed_options)
+                                refuse_overwrite, resumed_options, run_and_report,
+                                write_run_config)
 from minilpr.train.task import Task
 from minilpr.threads import limit_threads
 
@@ -413,25 +413,14 @@ def _run(args: argparse.Namespace, anchors) -> int:
                       resume_hint=f"minilpr train locator --out {shlex.quote(str(out))} --resume")
     if args.resume:
         trainer.resume()
-    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    (out / "config.json").write_text(json.dumps(
-        {"options": options, "train": asdict(train), "recipe": asdict(recipe),
-         "anchors": task.anchors.tolist(), "strides": list(STRIDES), "threads": threads,
-         "command": command}, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_run_config(out, args, train=asdict(train), recipe=asdict(recipe),
+                     anchors=task.anchors.tolist(), strides=list(STRIDES), threads=threads,
+                     command=command)
     window = f" on {args.crop}×{args.crop} windows" if args.crop else ""
     print(f"training the {args.backbone} locator at {args.size}×{args.size}{window} from step "
           f"{trainer.step} to {args.steps}; anchors {_format_anchors(task.anchors)}; "
           f"{threads} BLAS thread(s), {args.workers} data worker(s); run folder {out}")
-    started = time.perf_counter()
-    result = trainer.run()
-    if result.interrupted:
-        return 130
-    best = "none" if result.best is None else f"{result.best:.4f} at step {result.best_step}"
-    print(f"done: step {result.step} in {time.perf_counter() - started:.1f} s, "
-          f"{result.images_per_s:.1f} images/s, data wait {100 * result.data_wait:.1f} % of "
-          f"step time ({100 * result.data_wait_after_first:.1f} % after the first step); "
-          f"best {task.best_metric} {best}; weights {trainer.best_path}")
-    return 0
+    return run_and_report(trainer, task)
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -14,10 +14,8 @@ tilt spread to ±30°, the same plates in every run) and on each real crop folde
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,7 +34,8 @@ from minilpr.train.data import (GENERATORS, PlateBatches, Prefetcher, every_kind
 from minilpr.train.evaluate import evaluate_recognizer, load_crop_folder
 from minilpr.train.loop import TrainConfig, Trainer, TrainingDiverged
 from minilpr.train.runs import (add_loop_options, add_schedule_options, command_line,
-                                refuse_overwrite, resumed_options)
+                                refuse_overwrite, resumed_options, run_and_report,
+                                write_run_config)
 from minilpr.train.task import ParamGroup, Task
 from minilpr.threads import limit_threads
 
@@ -281,24 +280,12 @@ def _run(args: argparse.Namespace) -> int:
                                   "--resume")
     if args.resume:
         trainer.resume()
-    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    (out / "config.json").write_text(json.dumps(
-        {"options": options, "train": asdict(train), "recipe": asdict(recipe),
-         "model": task.config()["model"], "threads": threads, "command": command},
-        indent=2, ensure_ascii=False), encoding="utf-8")
+    write_run_config(out, args, train=asdict(train), recipe=asdict(recipe),
+                     model=task.config()["model"], threads=threads, command=command)
     print(f"training {args.preset}{' + STN ' + args.stn if args.stn else ''} from step "
           f"{trainer.step} to {args.steps}; {threads} BLAS thread(s), "
           f"{args.workers} data worker(s); run folder {out}")
-    started = time.perf_counter()
-    result = trainer.run()
-    if result.interrupted:
-        return 130
-    best = "none" if result.best is None else f"{result.best:.4f} at step {result.best_step}"
-    print(f"done: step {result.step} in {time.perf_counter() - started:.1f} s, "
-          f"{result.images_per_s:.0f} images/s, data wait {100 * result.data_wait:.1f} % of "
-          f"step time ({100 * result.data_wait_after_first:.1f} % after the first step); "
-          f"best {task.best_metric} {best}; weights {trainer.best_path}")
-    return 0
+    return run_and_report(trainer, task, rate_format=".0f")
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -4,6 +4,8 @@
   a change to any option that decides the maths (its *recipe*);
 * `refuse_overwrite` -- a fresh run never starts over an old one;
 * `command_line` -- the command that reproduces a run, every recipe option spelt out;
+* `write_run_config`, `run_and_report` -- ``config.json`` written, the run made, its summary
+  printed (the last line: ``done: step ...``);
 * `add_schedule_options`, `add_loop_options` -- the options every trainer takes (the step
   budget, AdamW and its schedule; evaluation, checkpoints, threads, workers), defaults per model.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import time
 from pathlib import Path
 
 from minilpr.train.checkpoint import CheckpointError
@@ -102,3 +105,25 @@ def add_loop_options(parser: argparse.ArgumentParser, unit: str) -> None:
         help=f"data worker processes making {unit} ahead; 0 makes them in the training "
              "process (default: 1)")
     add("--no-progress", action="store_true", help="no progress bar (for logs)")
+
+
+def write_run_config(out: Path, args: argparse.Namespace, **facts) -> None:
+    """``out/config.json``: the command line's options (paths as text), then ``facts``."""
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    (out / "config.json").write_text(json.dumps({"options": options, **facts}, indent=2,
+                                                ensure_ascii=False), encoding="utf-8")
+
+
+def run_and_report(trainer, task, rate_format: str = ".1f") -> int:
+    """Run ``trainer`` and print its one-line summary; 130 when Ctrl-C stopped it, else 0."""
+    started = time.perf_counter()
+    result = trainer.run()
+    if result.interrupted:
+        return 130
+    best = "none" if result.best is None else f"{result.best:.4f} at step {result.best_step}"
+    print(f"done: step {result.step} in {time.perf_counter() - started:.1f} s, "
+          f"{result.images_per_s:{rate_format}} images/s, data wait "
+          f"{100 * result.data_wait:.1f} % of step time "
+          f"({100 * result.data_wait_after_first:.1f} % after the first step); "
+          f"best {task.best_metric} {best}; weights {trainer.best_path}")
+    return 0
