@@ -29,10 +29,9 @@ import sys
 import warnings
 from pathlib import Path
 
-import minilpr
+from minilpr.models.weights import SHIPPED_LOCATOR
+from minilpr.models.weights import SHIPPED_RECOGNIZER as SHIPPED_WEIGHTS
 
-SHIPPED_WEIGHTS = Path(minilpr.__file__).parent / "assets" / "weights" / "recognizer.npz"
-SHIPPED_LOCATOR = SHIPPED_WEIGHTS.with_name("locator.npz")
 PROG = "minilpr eval"
 
 

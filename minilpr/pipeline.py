@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -35,11 +34,9 @@ from minilpr.detect.boxes import Letterbox, boxes_from_letterbox, letterbox
 from minilpr.detect.head import PLATE_COLOURS
 from minilpr.detect.postprocess import Detections, detect
 from minilpr.models.locator_weights import to_input
+from minilpr.models.weights import SHIPPED_LOCATOR, SHIPPED_RECOGNIZER
 from minilpr.nn import log_softmax
 
-ASSETS = Path(__file__).parent / "assets" / "weights"
-SHIPPED_RECOGNIZER = ASSETS / "recognizer.npz"
-SHIPPED_LOCATOR = ASSETS / "locator.npz"
 STAGES = ("letterbox", "locator", "detect", "crop", "recognizer", "ctc_decode")
 # Per side, a fraction of the box's width and height (the training crops have -2..5 % and
 # -12..4 %, data.augment). Chosen on synthetic scenes only (150 scenes, 242 plates cut along

@@ -34,6 +34,10 @@ from minilpr.data.charset import CHARS
 FORMAT = "minilpr-weights"
 VERSION = 1
 STORED_DTYPES = ("float32", "float16")
+# The weights shipped inside the package (trained by ``minilpr train``; docs/training.md).
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "weights"
+SHIPPED_RECOGNIZER = SHIPPED / "recognizer.npz"
+SHIPPED_LOCATOR = SHIPPED / "locator.npz"
 
 
 class WeightFileError(ValueError):
