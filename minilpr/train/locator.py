@@ -160,6 +160,7 @@ class SceneBatches:
         rng = batch_rng(self.seed, index)
         images, boxes, classes = [], [], []
         for _ in range(self.batch_size):
+            # one size draws no number: a run with one size sees the scenes it always did
             config = configs[rng.integers(len(configs))] if len(configs) > 1 else configs[0]
             scene = render_scene(rng, config)
             image, geometry = letterbox(scene.image, self.size)
