@@ -41,7 +41,7 @@ def photographic(image: np.ndarray, rng: np.random.Generator, config: SceneConfi
     """The camera effects ``photometric`` lacks, each with its ``config`` probability: haze
     (the picture pulled towards a pale grey), a windscreen's reflection (soft bright bands and
     blobs screened over everything), motion blur (a line kernel, 3-13 px at any angle) and a
-    colour cast (each channel's gain 0.8-1.2: sodium lamps, green-tinted night shots).
+    colour cast (`colour_cast`).
 
     Returns
     -------
@@ -82,9 +82,36 @@ def photographic(image: np.ndarray, rng: np.random.Generator, config: SceneConfi
         cv2.line(kernel, start, end, 1.0, 1)
         out = cv2.filter2D(out, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
     if rng.random() < config.colour_cast_probability:
-        gains = rng.uniform(0.8, 1.2, 3).astype(np.float32)
-        out = np.clip(out * gains + 0.5, 0, 255).astype(np.uint8)
+        out = colour_cast(out, rng)
     return out
+
+
+# Channel gains (R, G, B) of the casts `colour_cast` draws from, each range (low, high).
+# A camera's white balance is often a little off; at night many traffic and phone cameras
+# render the scene green-cyan (mercury and LED street light, IR-cut filters), and sodium lamps
+# turn it orange. A quarter of the CCPD photos have mean red / green below 0.72.
+CASTS = {
+    "white balance": ((0.8, 1.2), (0.8, 1.2), (0.8, 1.2)),
+    "green night": ((0.4, 0.75), (1.0, 1.0), (0.6, 1.0)),
+    "sodium": ((1.0, 1.0), (0.7, 0.9), (0.35, 0.65)),
+}
+
+
+def colour_cast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The picture under a colour cast: one of `CASTS` drawn, each channel scaled by a gain
+    from its range. Plate colours shift with everything else, as they do in a photo.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB
+
+    Returns
+    -------
+    (H, W, 3) uint8 RGB, a new array
+    """
+    ranges = list(CASTS.values())[rng.integers(len(CASTS))]
+    gains = np.array([rng.uniform(low, high) for low, high in ranges], np.float32)
+    return np.clip(image * gains + 0.5, 0, 255).astype(np.uint8)
 
 
 def match_brightness(image: np.ndarray, mask: np.ndarray, target: float) -> np.ndarray:

@@ -10,6 +10,10 @@ seeded sample of scenes drawn the way the training scenes are; they are fixed fo
 saved in its ``config.json`` and checkpoint, reused as they are by ``--resume`` (even if the
 scene generator has changed since), and written into the weights' manifest.
 
+``--init WEIGHTS`` fine-tunes: the run starts from a locator weight file's weights and anchors
+(the shipped ones, say) with a fresh optimiser and schedule, so the scene generator can change
+without training from scratch; the file's path and step go into the new manifest.
+
 Validation: AP@0.5, recall and precision (score ≥ 0.25, IoU ≥ 0.5) on a fixed held-out set of
 synthetic scenes (the same in every run) and on each photo folder given with ``--val``
 (CCPD-named photos or YOLO folders). Real photos measure; they are never trained on.
@@ -31,7 +35,8 @@ from minilpr.detect.boxes import boxes_to_letterbox, letterbox, xyxy_to_xywh
 from minilpr.detect.head import PLATE_COLOURS, assign_targets, yolo_loss_backward, \
     yolo_loss_forward
 from minilpr.models.locator import STRIDES
-from minilpr.models.locator_weights import BACKBONES, INPUT_SCALE, build_locator, to_input
+from minilpr.models.locator_weights import (BACKBONES, INPUT_SCALE, build_locator,
+                                            load_locator, to_input)
 from minilpr.models.weights import save_weights
 from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import Prefetcher, batch_rng
@@ -84,6 +89,8 @@ class LocatorRecipe:
         Where recall and precision are read.
     workers : int
         Data worker processes (0: in-process).
+    init : str or None
+        A locator weight file the run starts from (`init_from`); None starts from ``seed``.
     """
 
     backbone: str = "small"
@@ -98,6 +105,7 @@ class LocatorRecipe:
     val: tuple[str, ...] = ()
     score_threshold: float = 0.25
     workers: int = 1
+    init: str | None = None
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -216,6 +224,39 @@ def crop_window(rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray,
     return np.ascontiguousarray(image[y0:y0 + crop, x0:x0 + crop]), clipped[kept], classes[kept]
 
 
+def init_from(path, recipe: LocatorRecipe):
+    """The model, anchors and provenance a fine-tuning run starts from.
+
+    Returns
+    -------
+    model : Locator, in training mode
+    anchors : (9, 2) float64, the file's
+    provenance : dict
+        ``path``, ``step`` and ``images_seen`` of the file, for the new manifest.
+
+    Raises
+    ------
+    ValueError
+        One line: the file is not a locator weight file (`WeightFileError`, a ValueError), or
+        its backbone, input size or classes differ from the recipe's.
+    """
+    model, manifest = load_locator(path)
+    if manifest["backbone"] != recipe.backbone:
+        raise ValueError(f"--init {path}: a {manifest['backbone']} locator, but --backbone is "
+                         f"{recipe.backbone}")
+    if list(manifest["input_size"]) != [recipe.size, recipe.size]:
+        raise ValueError(f"--init {path}: trained at input {manifest['input_size']}, but --size "
+                         f"is {recipe.size}")
+    if list(manifest["classes"]) != list(PLATE_COLOURS):
+        raise ValueError(f"--init {path}: classes {manifest['classes']}, this minilpr has "
+                         f"{list(PLATE_COLOURS)}")
+    anchors = np.concatenate(manifest["anchors_per_scale"]).astype(np.float64)
+    data = manifest.get("data", {})
+    provenance = {"path": str(path), "step": manifest.get("step"),
+                  "images_seen": data.get("images_seen")}
+    return model.train(), anchors, provenance
+
+
 def fit_anchors(recipe: LocatorRecipe) -> np.ndarray:
     """(9, 2) anchors (w, h in input pixels, by area) from k-means on a sample of scenes."""
     sample = SceneBatches(ANCHOR_SEED, recipe.anchor_scenes, recipe.size, recipe.scene_shapes,
@@ -237,13 +278,17 @@ class LocatorTask(Task):
         Built from the recipe by default.
     command : str
         The command line, recorded in the weights' manifest.
+    init : dict, optional
+        Where the weights started (`init_from`'s provenance), recorded in the manifest.
     """
 
     best_metric = "val_ap50"
 
-    def __init__(self, recipe: LocatorRecipe, anchors=None, model=None, command: str = ""):
+    def __init__(self, recipe: LocatorRecipe, anchors=None, model=None, command: str = "",
+                 init: dict | None = None):
         self.recipe = recipe
         self.command = command
+        self.init = init
         self.model = build_locator(recipe.backbone, recipe.seed) if model is None else model
         self.anchors = fit_anchors(recipe) if anchors is None else \
             np.asarray(anchors, np.float64).reshape(9, 2)
@@ -315,6 +360,8 @@ class LocatorTask(Task):
                     "data": {"synthetic": True, "images_seen": step * recipe.batch,
                              "val": list(recipe.val)},
                     "figures": figures}
+        if self.init is not None:
+            manifest["init"] = self.init
         save_weights(self.model, path, manifest)
 
     def config(self) -> dict:
@@ -324,7 +371,7 @@ class LocatorTask(Task):
 
 # Options that decide the maths: a resumed run must keep them (the others may change).
 RECIPE_OPTIONS = ("backbone", "size", "scene_size", "crop", "max_plates", "batch", "lr",
-                  "final_lr", "warmup", "weight_decay", "clip", "seed", "anchor_scenes")
+                  "final_lr", "warmup", "weight_decay", "clip", "seed", "anchor_scenes", "init")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -357,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_options(parser, batch=8, unit="scenes", weight_decay=5e-4, clip=10.0)
     add("--seed", type=int, default=0,
         help="seeds the weights and every training scene (default: 0)")
+    add("--init", default=None, metavar="WEIGHTS",
+        help="fine-tune: start from this locator weight file's weights and anchors (e.g. "
+             "minilpr/assets/weights/locator.npz) with a fresh optimiser and schedule; its "
+             "backbone and --size must match (default: fresh weights from --seed)")
     add("--out", type=Path, required=True, metavar="DIR", help="the run folder")
     add("--resume", action="store_true",
         help="continue the run in --out from its checkpoint.npz, with its saved options and "
@@ -401,14 +452,19 @@ def _run(args: argparse.Namespace, anchors) -> int:
                            crop=args.crop, max_plates=args.max_plates,
                            batch=args.batch, seed=args.seed, anchor_scenes=args.anchor_scenes,
                            val_size=args.val_size, val=tuple(str(v) for v in args.val),
-                           score_threshold=args.score_threshold, workers=args.workers)
+                           score_threshold=args.score_threshold, workers=args.workers,
+                           init=args.init)
     train = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup,
                         final_lr_fraction=args.final_lr, weight_decay=args.weight_decay,
                         clip=args.clip, eval_every=args.eval_every,
                         checkpoint_every=args.checkpoint_every,
                         checkpoint_minutes=args.checkpoint_minutes)
     command = _command_line(args)
-    task = LocatorTask(recipe, anchors=anchors, command=command)
+    model = init = None
+    if args.init is not None:
+        model, init_anchors, init = init_from(args.init, recipe)
+        anchors = init_anchors if anchors is None else anchors
+    task = LocatorTask(recipe, anchors=anchors, model=model, command=command, init=init)
     out = args.out
     trainer = Trainer(task, train, out, progress=not args.no_progress,
                       resume_hint=f"minilpr train locator --out {shlex.quote(str(out))} --resume")
@@ -418,8 +474,9 @@ def _run(args: argparse.Namespace, anchors) -> int:
                      anchors=task.anchors.tolist(), strides=list(STRIDES), threads=threads,
                      command=command)
     window = f" on {args.crop}×{args.crop} windows" if args.crop else ""
+    start = f" (weights from {args.init})" if args.init else ""
     print(f"training the {args.backbone} locator at {args.size}×{args.size}{window} from step "
-          f"{trainer.step} to {args.steps}; anchors {_format_anchors(task.anchors)}; "
+          f"{trainer.step} to {args.steps}{start}; anchors {_format_anchors(task.anchors)}; "
           f"{threads} BLAS thread(s), {args.workers} data worker(s); run folder {out}")
     return run_and_report(trainer, task)
 

@@ -6,6 +6,7 @@ import pytest
 from minilpr.data.scene_paint import (BACKGROUNDS, background, draw_car, draw_distractor,
                                       draw_hard_negative, draw_occluder, match_brightness,
                                       photographic, photometric)
+from minilpr.data.scene_light import CASTS, colour_cast
 from minilpr.data.scenes import SceneConfig
 
 
@@ -93,6 +94,24 @@ def test_photographic_effects_are_seeded_and_change_the_picture(name):
     assert first.shape == image.shape and first.dtype == np.uint8
     assert first.tobytes() == again.tobytes() and first.tobytes() != image.tobytes()
     assert photographic(image, np.random.default_rng(3), SceneConfig.classic()) is image
+
+
+def test_colour_casts_cover_white_balance_night_green_and_sodium_orange():
+    grey = np.full((8, 8, 3), 120, np.uint8)
+    seen = {}
+    for seed in range(60):
+        out = colour_cast(grey, np.random.default_rng(seed)).reshape(-1, 3).mean(0)
+        red_green, blue_green = out[0] / out[1], out[2] / out[1]
+        kind = ("green night" if red_green < 0.76 else
+                "sodium" if blue_green < 0.75 and red_green > 1.05 else "other")
+        seen[kind] = seen.get(kind, 0) + 1
+        lowest, highest = min(r[0] for c in CASTS.values() for r in c), \
+            max(r[1] for c in CASTS.values() for r in c)
+        assert (out >= 120 * lowest - 1).all() and (out <= 120 * highest + 1).all()
+    # every kind of cast turns up in 60 draws, and none is everything
+    assert seen.get("green night", 0) >= 8 and seen.get("sodium", 0) >= 8 and seen["other"] >= 8
+    again = colour_cast(grey, np.random.default_rng(5))
+    assert again.tobytes() == colour_cast(grey, np.random.default_rng(5)).tobytes()
 
 
 def test_haze_lowers_the_contrast():

@@ -13,7 +13,7 @@ import pytest
 
 from minilpr.data.charset import KINDS
 from minilpr.detect.head import PLATE_COLOURS
-from minilpr.models.locator_weights import load_locator
+from minilpr.models.locator_weights import build_locator, load_locator
 from minilpr.models.weights import WeightFileError
 from minilpr.train.locator import (COLOUR_OF_KIND, RECIPE_OPTIONS, LocatorRecipe, LocatorTask,
                                    SceneBatches, _command_line, build_parser, main)
@@ -295,3 +295,33 @@ def test_cropped_batches_are_windows_of_the_size_asked():
     assert images.shape == (3, 64, 64, 3)
     for image_boxes in boxes:
         assert np.all(image_boxes >= 0) and np.all(image_boxes <= 64)
+
+
+def test_init_starts_from_the_weight_file_and_records_it(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main([*TINY, "--steps", "2", "--eval-every", "2", "--seed", "3",
+                 "--out", str(first)]) == 0
+    start, start_manifest = load_locator(first / "best.npz")
+    # a fine-tune at a negligible learning rate ends where it began: the file's weights, not
+    # the seed's (seed 0 here, 3 there), and the file's anchors
+    second = tmp_path / "second"
+    assert main([*TINY, "--steps", "1", "--eval-every", "1", "--lr", "1e-12", "--weight-decay", "0",
+                 "--init", str(first / "best.npz"), "--out", str(second)]) == 0
+    tuned, manifest = load_locator(second / "best.npz")
+    assert manifest["anchors"] == start_manifest["anchors"]
+    assert manifest["init"] == {"path": str(first / "best.npz"), "step": 2, "images_seen": 4}
+    fresh = build_locator("tiny", seed=0)
+    for (name, a), (_, b), (_, c) in zip(start.named_parameters(), tuned.named_parameters(),
+                                         fresh.named_parameters()):
+        np.testing.assert_allclose(b.data, a.data, rtol=0, atol=1e-9, err_msg=name)
+        assert a.data.size == 1 or not np.allclose(c.data, a.data), name
+    assert "--init" in manifest["command"]
+    capsys.readouterr()
+    # another backbone or input size is refused in one line
+    for args, message in ((["--backbone", "small"], "a tiny locator, but --backbone is small"),
+                          (["--size", "96"], "trained at input [64, 64], but --size is 96")):
+        changed = [*TINY, *args, "--init", str(first / "best.npz"),
+                   "--out", str(tmp_path / "bad")]
+        assert main(changed) == 1
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and message in err, err
