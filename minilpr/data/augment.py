@@ -61,6 +61,14 @@ class AugmentConfig:
     # bottom edge, so the characters fill about 0.7 of the crop height (0.64 on an uncut plate).
     margin_x: tuple[float, float] = (-0.02, 0.05)   # per side, fraction of the box width
     margin_y: tuple[float, float] = (-0.12, 0.04)   # per side, fraction of the box height
+    # A share of the crops cut instead along a detector's box: each side off by a normal error
+    # (mean, std), clipped to margin_limit. Measured for the shipped locator on synthetic
+    # 1160 × 720 scenes (IoU 0.78 median): per side std 0.065 of the width, 0.105 of the height;
+    # the means add the pipeline's margin. 0 keeps every crop tight, as real dev crops are.
+    p_detector_box: float = 0.0
+    detector_margin_x: tuple[float, float] = (0.03, 0.065)
+    detector_margin_y: tuple[float, float] = (0.02, 0.105)
+    margin_limit: tuple[float, float] = (-0.15, 0.3)
     p_dirt: float = 0.25
     dirt_spots: tuple[int, int] = (1, 6)
     dirt_opacity: tuple[float, float] = (0.15, 0.55)
@@ -149,8 +157,16 @@ def sample_geometry(rng: np.random.Generator, cfg: AugmentConfig, width_mm: floa
     x0, x1 = min(x for x, _ in seen), max(x for x, _ in seen)
     y0, y1 = min(y for _, y in seen), max(y for _, y in seen)
     if rng.random() < cfg.p_crop:
-        left, right = (rng.uniform(*cfg.margin_x, 2) * (x1 - x0)).tolist()
-        top, bottom = (rng.uniform(*cfg.margin_y, 2) * (y1 - y0)).tolist()
+        # (a draw only when the share is on: without it the stream is the one it always was)
+        if cfg.p_detector_box > 0 and rng.random() < cfg.p_detector_box:
+            low, high = cfg.margin_limit
+            left, right = (np.clip(rng.normal(*cfg.detector_margin_x, 2), low, high)
+                           * (x1 - x0)).tolist()
+            top, bottom = (np.clip(rng.normal(*cfg.detector_margin_y, 2), low, high)
+                           * (y1 - y0)).tolist()
+        else:
+            left, right = (rng.uniform(*cfg.margin_x, 2) * (x1 - x0)).tolist()
+            top, bottom = (rng.uniform(*cfg.margin_y, 2) * (y1 - y0)).tolist()
         x0, x1, y0, y1 = x0 - left, x1 + right, y0 - top, y1 + bottom
     out_h, out_w = out_size
     to_crop = ((out_w / (x1 - x0), 0.0, -x0 * out_w / (x1 - x0)),

@@ -9,6 +9,11 @@ transformer in front, the localisation net is its own parameter group at
 Validation: greedy-decoded exact-plate accuracy on a fixed synthetic set (every plate kind,
 tilt spread to ±30°, the same plates in every run) and on each real crop folder given with
 ``--val``. Real crops measure; they are never trained on.
+
+``--init WEIGHTS`` fine-tunes a recogniser weight file (the shipped one, say) with a fresh
+optimiser and schedule; ``--detector-boxes P`` cuts a share P of the synthetic crops along a
+detector's box errors (``AugmentConfig.p_detector_box``) instead of tightly, so the model reads
+what the pipeline hands it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +31,8 @@ from minilpr.models.plate_ctc import ctc_targets
 from minilpr.models.recognizer import Recognizer, RecognizerConfig
 from minilpr.models.stn import CONFIGS as STN_PRESETS
 from minilpr.models.stn import LOCALISATION_LR_SCALE
-from minilpr.models.weights import save_weights
+from minilpr.data.augment import AugmentConfig
+from minilpr.models.weights import load_recognizer, save_weights
 from minilpr.nn.ctc import CTCLoss
 from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import (GENERATORS, PlateBatches, Prefetcher, every_kind,
@@ -73,6 +79,10 @@ class RecognizerRecipe:
         Data worker processes (0: in-process).
     generator : str
         The synthetic plates' look: "realistic" (default) or "classic" (`PlateBatches`).
+    detector_boxes : float
+        Share of the synthetic crops cut along a detector-like box (``p_detector_box``).
+    init : str or None
+        A recogniser weight file the run starts from (`init_from`); None: fresh from ``seed``.
     """
 
     preset: str = "small"
@@ -86,6 +96,31 @@ class RecognizerRecipe:
     data_share: float = 0.5
     workers: int = 1
     generator: str = "realistic"
+    detector_boxes: float = 0.0
+    init: str | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.detector_boxes <= 1:
+            raise ValueError(f"--detector-boxes must be in [0, 1], got {self.detector_boxes}")
+
+
+def init_from(path, recipe: RecognizerRecipe) -> tuple[Recognizer, dict]:
+    """The model a fine-tuning run starts from, and the file's provenance for the manifest.
+
+    Raises
+    ------
+    ValueError
+        One line: not a recogniser weight file (`WeightFileError` is a ValueError), or its
+        preset or STN differ from the recipe's.
+    """
+    model, manifest = load_recognizer(path, rng=np.random.default_rng(recipe.seed))
+    for name, wanted in (("preset", recipe.preset), ("stn", recipe.stn)):
+        if manifest.get(name) != wanted:
+            raise ValueError(f"--init {path}: its {name} is {manifest.get(name)!r}, but "
+                             f"--{name} is {wanted!r}")
+    data = manifest.get("data", {})
+    return model.train(), {"path": str(path), "step": manifest.get("step"),
+                           "images_seen": data.get("images_seen")}
 
 
 def build_model(preset: str, stn: str | None, seed: int) -> Recognizer:
@@ -104,19 +139,25 @@ class RecognizerTask(Task):
         A ready model (tests pass a stand-in); built from the recipe by default.
     command : str
         The command line, recorded in the weights' manifest.
+    init : dict, optional
+        Where the weights started (`init_from`'s provenance), recorded in the manifest.
     """
 
     best_metric = "val_accuracy"
 
-    def __init__(self, recipe: RecognizerRecipe, model=None, command: str = ""):
+    def __init__(self, recipe: RecognizerRecipe, model=None, command: str = "",
+                 init: dict | None = None):
         self.recipe = recipe
         self.command = command
+        self.init = init
         self.model = build_model(recipe.preset, recipe.stn, recipe.seed) if model is None \
             else model
         self.ctc = CTCLoss(blank=0)
         self.source = PlateBatches(seed=recipe.seed, batch_size=recipe.batch, size=INPUT_SIZE,
                                    folders=tuple(recipe.data), folder_share=recipe.data_share,
-                                   generator=recipe.generator)
+                                   generator=recipe.generator,
+                                   augment=replace(AugmentConfig(),
+                                                   p_detector_box=recipe.detector_boxes))
         self.prefetcher = None
         self._validation = None
 
@@ -182,6 +223,8 @@ class RecognizerTask(Task):
                              "folders": list(self.recipe.data),
                              "images_seen": step * self.recipe.batch},
                     "accuracy": figures}
+        if self.init is not None:
+            manifest["init"] = self.init
         save_weights(self.model, path, manifest)
 
     def config(self) -> dict:
@@ -192,7 +235,8 @@ class RecognizerTask(Task):
 
 # Options that decide the maths: a resumed run must keep them (the others may change).
 RECIPE_OPTIONS = ("preset", "stn", "stn_stage", "batch", "lr", "final_lr", "warmup",
-                  "weight_decay", "clip", "seed", "data", "data_share", "generator")
+                  "weight_decay", "clip", "seed", "data", "data_share", "generator",
+                  "detector_boxes", "init")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,6 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
              "framing); default: realistic")
     add("--data-share", type=float, default=0.5, metavar="FRACTION",
         help="fraction of each batch taken from --data folders (default: 0.5)")
+    add("--detector-boxes", type=float, default=0.0, metavar="FRACTION",
+        help="fraction of the synthetic crops cut along a detector-like box (each side off by "
+             "a normal error, as the shipped locator's boxes are) instead of tightly: what "
+             "minilpr read hands the recogniser (default: 0, every crop tight)")
+    add("--init", default=None, metavar="WEIGHTS",
+        help="fine-tune: start from this recogniser weight file (e.g. "
+             "minilpr/assets/weights/recognizer.npz) with a fresh optimiser and schedule; its "
+             "--preset and --stn must match (default: fresh weights from --seed)")
     add_loop_options(parser, unit="batches")
     return parser
 
@@ -266,14 +318,16 @@ def _run(args: argparse.Namespace) -> int:
                               val=tuple(str(v) for v in args.val),
                               data=tuple(str(d) for d in args.data),
                               data_share=args.data_share, workers=args.workers,
-                              generator=args.generator)
+                              generator=args.generator, detector_boxes=args.detector_boxes,
+                              init=args.init)
     train = TrainConfig(steps=args.steps, lr=args.lr, warmup=args.warmup,
                         final_lr_fraction=args.final_lr, weight_decay=args.weight_decay,
                         clip=args.clip, eval_every=args.eval_every,
                         checkpoint_every=args.checkpoint_every,
                         checkpoint_minutes=args.checkpoint_minutes)
     command = _command_line(args)
-    task = RecognizerTask(recipe, command=command)
+    model, init = init_from(args.init, recipe) if args.init else (None, None)
+    task = RecognizerTask(recipe, model=model, command=command, init=init)
     out = args.out
     trainer = Trainer(task, train, out, progress=not args.no_progress,
                       resume_hint=f"minilpr train recognizer --out {shlex.quote(str(out))} "
@@ -282,8 +336,10 @@ def _run(args: argparse.Namespace) -> int:
         trainer.resume()
     write_run_config(out, args, train=asdict(train), recipe=asdict(recipe),
                      model=task.config()["model"], threads=threads, command=command)
+    start = f" (weights from {args.init})" if args.init else ""
     print(f"training {args.preset}{' + STN ' + args.stn if args.stn else ''} from step "
-          f"{trainer.step} to {args.steps}; {threads} BLAS thread(s), "
+          f"{trainer.step} to {args.steps}{start}; "
+          f"{threads} BLAS thread(s), "
           f"{args.workers} data worker(s); run folder {out}")
     return run_and_report(trainer, task, rate_format=".0f")
 
@@ -291,6 +347,8 @@ def _run(args: argparse.Namespace) -> int:
 def _command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this run: every option of the recipe spelt out."""
     def skip(name, args):
-        return (name == "stn_stage" and not args.stn) or (name == "data_share" and not args.data)
+        return (name == "stn_stage" and not args.stn) or \
+            (name == "data_share" and not args.data) or \
+            (name == "detector_boxes" and not args.detector_boxes)
     return command_line(["minilpr", "train", "recognizer"], args, ("steps",) + RECIPE_OPTIONS,
                         skip)

@@ -51,6 +51,30 @@ def test_margins_put_the_plate_inside_the_crop():
         assert c[:, 1].min() > 0 and c[:, 1].max() < 32
 
 
+def test_detector_boxes_draw_each_side_error_from_its_normal():
+    frontal = replace(AugmentConfig(), p_tilt=0.0, p_perspective=0.0, p_detector_box=1.0)
+    rng = np.random.default_rng(3)
+    margins = []
+    for _ in range(3000):
+        c = aug.sample_geometry(rng, frontal, 440, 140, (32, 220)).corners
+        (x0, y0), (x1, y1) = c.min(axis=0), c.max(axis=0)
+        margins.append([x0 / (x1 - x0), (220 - x1) / (x1 - x0),
+                        y0 / (y1 - y0), (32 - y1) / (y1 - y0)])
+    margins = np.array(margins)  # (n, 4) left, right, top, bottom as fractions of the plate
+    low, high = frontal.margin_limit
+    assert margins.min() >= low - 1e-4 and margins.max() <= high + 1e-4
+    for side, (mean, std) in enumerate([frontal.detector_margin_x] * 2
+                                       + [frontal.detector_margin_y] * 2):
+        # clipping at -0.15 / 0.3 moves a normal of std <= 0.105 by well under 0.01
+        assert abs(margins[:, side].mean() - mean) < 0.01, side
+        assert abs(margins[:, side].std() - std) < 0.012, side
+    # the tight crops of the default stay within their uniform ranges
+    tight = replace(frontal, p_detector_box=0.0)
+    c = aug.sample_geometry(np.random.default_rng(3), tight, 440, 140, (32, 220)).corners
+    (x0, _), (x1, _) = c.min(axis=0), c.max(axis=0)
+    assert tight.margin_x[0] - 1e-4 <= x0 / (x1 - x0) <= tight.margin_x[1] + 1e-4
+
+
 @pytest.mark.parametrize("text, width", [("京A12345", 440), ("沪AD12345", 480)])
 def test_generator_corners_are_in_crop_pixels(text, width):
     generator = PlateGenerator(6, augment=AugmentConfig.only("tilt"))

@@ -184,9 +184,42 @@ def test_resume_with_workers_is_bit_identical_to_an_uninterrupted_run(tmp_path, 
 def test_the_recorded_command_reproduces_the_recipe():
     args = build_parser().parse_args(["--out", "x", "--stn", "half", "--stn-stage", "7",
                                       "--lr", "0.003", "--data", "a b", "--data", "c",
-                                      "--steps", "99", "--threads", "1"])
+                                      "--steps", "99", "--threads", "1",
+                                      "--detector-boxes", "0.3", "--init", "w 1.npz"])
     words = shlex.split(_command_line(args))
     assert words[:3] == ["minilpr", "train", "recognizer"]
     again = build_parser().parse_args(words[3:] + ["--out", "y"])
     for name in RECIPE_OPTIONS + ("steps",):
         assert getattr(again, name) == getattr(args, name), name
+
+
+def test_init_starts_from_the_weight_file_and_records_it(tmp_path, capsys):
+    tiny = ["--preset", "tiny", "--batch", "2", "--val-size", "2", "--warmup", "1",
+            "--workers", "0", "--no-progress"]
+    first = tmp_path / "first"
+    assert main([*tiny, "--steps", "2", "--eval-every", "2", "--seed", "3",
+                 "--out", str(first)]) == 0
+    start, _ = load_recognizer(first / "best.npz")
+    # at a negligible learning rate the fine-tune ends where the file began, not at seed 0
+    second = tmp_path / "second"
+    assert main([*tiny, "--steps", "1", "--eval-every", "1", "--lr", "1e-12",
+                 "--weight-decay", "0", "--detector-boxes", "0.5",
+                 "--init", str(first / "best.npz"), "--out", str(second)]) == 0
+    tuned, manifest = load_recognizer(second / "best.npz")
+    assert manifest["init"] == {"path": str(first / "best.npz"), "step": 2, "images_seen": 4}
+    assert "--init" in manifest["command"] and "--detector-boxes 0.5" in manifest["command"]
+    fresh = Recognizer(RecognizerConfig.preset("tiny"), rng=np.random.default_rng(0))
+    for (name, a), (_, b), (_, c) in zip(start.named_parameters(), tuned.named_parameters(),
+                                         fresh.named_parameters()):
+        np.testing.assert_allclose(b.data, a.data, rtol=0, atol=1e-9, err_msg=name)
+        assert a.data.size == 1 or not np.allclose(c.data, a.data), name
+    capsys.readouterr()
+    for args, message in ((["--preset", "small"], "its preset is 'tiny', but --preset is 'small'"),
+                          (["--preset", "tiny", "--stn", "compact"],
+                           "its stn is None, but --stn is 'compact'"),
+                          (["--preset", "tiny", "--detector-boxes", "1.5"],
+                           "--detector-boxes must be in [0, 1], got 1.5")):
+        assert main([*tiny, *args, "--init", str(first / "best.npz"),
+                     "--out", str(tmp_path / "bad")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and message in err, err
