@@ -20,7 +20,11 @@ def _parsers():
     yield "read", read_command.build_parser()
     yield "bench pipeline", bench_pipeline.build_parser()
     from minilpr.train import experiment_cli
+    from minilpr.train import locator as train_locator
+    from minilpr.train import recognizer as train_recognizer
     yield "experiment", experiment_cli.build_parser()
+    yield "train recognizer", train_recognizer.build_parser()
+    yield "train locator", train_locator.build_parser()
     evaluate = eval_command.build_parser()
     sub = next(a for a in evaluate._actions if a.dest == "what")
     for name, parser in sub.choices.items():
