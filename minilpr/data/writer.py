@@ -10,7 +10,8 @@
 ``plates`` writes a crop folder (``京A12345.png``, ``京A12345_2.png`` for a repeated number) that
 ``crops.CropFolder`` reads back. ``scenes`` writes ``images/000000.jpg`` and YOLO label files
 ``labels/000000.txt`` (class 0 = plate, with the four corners appended) that
-``yolo.YoloFolder`` reads back. Both write ``manifest.json``: the minilpr version, the
+``yolo.YoloFolder`` reads back, and ``texts/000000.txt`` (one plate number per line, in the
+label file's order) that ``minilpr eval pipeline`` scores the reads against. Both write ``manifest.json``: the minilpr version, the
 command line, the seed, the generator's parameters, and one record per file with its text,
 plate kind, box and corners.
 
@@ -182,7 +183,8 @@ def _check_place(out: Path) -> None:
 def _data_files(out: Path) -> list[Path]:
     """The files in ``out`` a data set reader would take: images anywhere, label texts."""
     return [p for p in out.rglob("*") if p.is_file() and (
-        p.suffix.lower() in IMAGE_EXTENSIONS or (p.suffix == ".txt" and p.parent.name == "labels"))]
+        p.suffix.lower() in IMAGE_EXTENSIONS
+        or (p.suffix == ".txt" and p.parent.name in ("labels", "texts")))]
 
 
 def _listed_files(out: Path) -> list[Path]:
@@ -194,7 +196,7 @@ def _listed_files(out: Path) -> list[Path]:
     root = out.resolve()
     listed = []
     for record in records if isinstance(records, list) else []:
-        for key in ("file", "labels"):
+        for key in ("file", "labels", "texts"):
             name = record.get(key) if isinstance(record, dict) else None
             if not isinstance(name, str):
                 continue
@@ -211,7 +213,7 @@ def _prepare(out: Path, old_files: list[Path]) -> None:
         for path in old_files:
             path.unlink()
         (out / MANIFEST).unlink(missing_ok=True)
-        for sub in ("images", "labels"):
+        for sub in ("images", "labels", "texts"):
             if (out / sub).is_dir() and not any((out / sub).iterdir()):
                 (out / sub).rmdir()
     except OSError as error:
@@ -255,16 +257,17 @@ def write_plates(args) -> dict:
 
 
 def write_scenes(args) -> dict:
-    """Write ``args.n`` scenes as ``images/*.jpg`` + ``labels/*.txt``; return the manifest."""
+    """Write ``args.n`` scenes as ``images/*.jpg`` + ``labels/*.txt`` + ``texts/*.txt``; return
+    the manifest."""
     height, width = args.size
     make = SceneConfig.classic if getattr(args, "classic", False) else SceneConfig
     config = make(height=height, width=width, max_plates=args.max_plates)
     header = _header(args, {"name": "render_scene", **config.to_dict(),
                             "jpeg_quality": args.jpeg_quality,
                             "sample_rng": "numpy.random.default_rng([seed, index])"})
-    images, labels = args.out / "images", args.out / "labels"
-    images.mkdir(exist_ok=True)
-    labels.mkdir(exist_ok=True)
+    images, labels, texts = args.out / "images", args.out / "labels", args.out / "texts"
+    for folder in (images, labels, texts):
+        folder.mkdir(exist_ok=True)
     digits = max(6, len(str(args.n - 1)))
     scale = np.array([width, height], np.float64)
     records = []
@@ -277,6 +280,9 @@ def write_scenes(args) -> dict:
             boxes=xyxy_to_yolo(scene.boxes, (height, width)),
             corners=np.clip(scene.corners / scale, 0, 1))
         write_yolo_labels(labels / f"{stem}.txt", yolo)
+        (texts / f"{stem}.txt").write_text("".join(f"{p.text}\n" for p in scene.plates),
+                                           encoding="utf-8")
         records.append({"file": f"images/{stem}.jpg", "labels": f"labels/{stem}.txt",
+                        "texts": f"texts/{stem}.txt",
                         "index": index, "plates": [p.to_dict() for p in scene.plates]})
     return {**header, "files": records}

@@ -11,6 +11,7 @@ from minilpr.data import writer
 from minilpr.data.crops import CropFolder
 from minilpr.data.scenes import SceneConfig, render_scene
 from minilpr.data.yolo import YoloFolder
+from minilpr.pipeline_eval import yolo_texts
 
 
 def _synth(*args) -> int:
@@ -53,6 +54,9 @@ def test_scenes_writes_images_yolo_labels_and_manifest(tmp_path):
         np.testing.assert_allclose(scene.boxes, boxes, atol=0.02)
         np.testing.assert_allclose(scene.corners, corners, atol=0.02)
         assert all(len(p["text"]) in (7, 8) for p in record["plates"])
+        # texts/NAME.txt: the plate numbers in the label file's order, as eval pipeline reads them
+        label_file = out / record["labels"]
+        assert yolo_texts(label_file, len(scene.boxes)) == [p["text"] for p in record["plates"]]
 
 
 def test_classic_scenes_are_the_first_generators(tmp_path):
@@ -195,12 +199,12 @@ def test_force_replaces_the_old_set_and_the_manifest_lists_every_data_file(tmp_p
     manifest = _manifest(tmp_path)
     listed = {"manifest.json", "notes.md"}
     for record in manifest["files"]:
-        listed |= {record["file"], *([record["labels"]] if "labels" in record else [])}
+        listed |= {record["file"], *(record[key] for key in ("labels", "texts") if key in record)}
     assert set(_listing(tmp_path)) == listed
     assert (tmp_path / "notes.md").read_text() == "kept"
     if second == "plates":
         assert len(CropFolder(tmp_path, strict=False)) == 2
-        assert not (tmp_path / "images").exists() and not (tmp_path / "labels").exists()
+        assert not any((tmp_path / sub).exists() for sub in ("images", "labels", "texts"))
     else:
         assert len(YoloFolder(tmp_path / "images")) == 2
 
