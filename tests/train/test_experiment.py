@@ -261,3 +261,18 @@ def test_cli_trains_a_chosen_cell(tmp_path, capsys):
     plan = json.loads((out / "experiment.json").read_text(encoding="utf-8"))
     assert plan["experiment"] == "stn" and plan["steps"] == 2 and plan["stn_stage"] == 0
     assert "| without STN | 94.6 / 0.53 | 1 | 2 |" in (out / "table.md").read_text("utf-8")
+
+
+def test_jobs_train_cells_in_parallel_processes_to_the_same_numbers(toy_run, tmp_path):
+    _, sequential, _ = toy_run
+    lines = []
+    parallel = run_experiment(toy_plan(), tmp_path, cells=TOY_CELLS, workers=0,
+                              say=lines.append, jobs=2)
+    # every cell is a pure function of its seed: two processes reach the sequential figures
+    assert [(r["cell"], r["seed"], r["step"], r["figures"]) for r in parallel] == \
+        [(r["cell"], r["seed"], r["step"], r["figures"]) for r in sequential]
+    assert sorted(int(line.split("/")[0].strip("[")) for line in lines) == [1, 2, 3, 4]
+    with (tmp_path / "results.csv").open(newline="", encoding="utf-8") as file:
+        assert len(list(csv.DictReader(file))) == 8
+    with pytest.raises(ValueError, match="--jobs must be at least 1"):
+        run_experiment(toy_plan(), tmp_path, cells=TOY_CELLS, jobs=0)
