@@ -20,7 +20,8 @@ import numpy as np
 
 from minilpr.data.image_header import read_header
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+# Formats OpenCV decodes; WebP and TIFF are measured after decoding (``image_header``).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # 50 megapixels: every common camera up to 50 MP sensors (8160 × 6120) fits; a decoded RGB copy
 # is then 150 MB. A 10,000 × 10,000 image (100 MP, 300 MB) is refused before it is decoded.
 MAX_PIXELS = 50_000_000

@@ -15,16 +15,21 @@ def touch(path):
     return path
 
 
+NO_IMAGES = "no image files (.jpg, .jpeg, .png, .bmp, .webp, .tif, .tiff) in this folder or below"
+
+
 def test_files_and_folders_in_order(tmp_path):
     photos = tmp_path / "photos"
-    for name in ("b.jpg", "a.PNG", "sub/c.jpeg", "sub/deeper/d.bmp", "notes.txt", ".hidden.jpg",
+    for name in ("b.jpg", "a.PNG", "sub/c.jpeg", "sub/deeper/d.bmp", "w.webp", "t.TIF",
+                 "notes.txt", ".hidden.jpg",
                  "._a.jpg", ".cache/e.jpg", "a0/z.png"):
         touch(photos / name)
     single = touch(tmp_path / "no_extension")
     images, problems = find_images([single, str(photos)])
     assert problems == []
     assert images == [single, photos / "a.PNG", photos / "a0/z.png", photos / "b.jpg",
-                      photos / "sub/c.jpeg", photos / "sub/deeper/d.bmp"]
+                      photos / "sub/c.jpeg", photos / "sub/deeper/d.bmp", photos / "t.TIF",
+                      photos / "w.webp"]
 
 
 def test_bad_arguments_get_one_problem_each(tmp_path):
@@ -37,8 +42,8 @@ def test_bad_arguments_get_one_problem_each(tmp_path):
     assert images == [good]
     assert problems == [
         (tmp_path / "missing.jpg", "no such file or folder"),
-        (tmp_path / "empty", "no image files (.jpg, .jpeg, .png, .bmp) in this folder or below"),
-        (tmp_path / "texts", "no image files (.jpg, .jpeg, .png, .bmp) in this folder or below"),
+        (tmp_path / "empty", NO_IMAGES),
+        (tmp_path / "texts", NO_IMAGES),
         (tmp_path / "dangling.jpg", "broken symbolic link"),
     ]
 

@@ -140,6 +140,19 @@ def test_a_tiny_image_is_returned(tmp_path):
     np.testing.assert_array_equal(imageio.imread(tmp_path / "one.bmp"), image[:1, :1])
 
 
+@pytest.mark.parametrize("suffix", [".webp", ".tif", ".tiff"])
+def test_webp_and_tiff_are_read_losslessly_as_rgb(tmp_path, suffix):
+    image = np.random.default_rng(1).integers(0, 256, (9, 13, 3), dtype=np.uint8)
+    params = [cv2.IMWRITE_WEBP_QUALITY, 101] if suffix == ".webp" else []  # 101: lossless
+    path = tmp_path / f"photo 照片{suffix}"
+    path.write_bytes(cv2.imencode(suffix, image[..., ::-1], params)[1].tobytes())  # BGR file
+    assert suffix in imageio.IMAGE_EXTENSIONS
+    np.testing.assert_array_equal(imageio.imread(path), image)
+    (tmp_path / f"cut{suffix}").write_bytes(path.read_bytes()[:20])
+    with pytest.raises(ValueError, match=f"cut{suffix}: "):
+        imageio.imread(tmp_path / f"cut{suffix}")
+
+
 def png_claiming(height, width):
     """A valid 4×4 PNG whose IHDR says ``height`` × ``width`` (its CRC left stale)."""
     data = bytearray(png(np.zeros((4, 4), np.uint8)))
