@@ -112,11 +112,19 @@ def _header_problem(data: bytes):
     return None, header
 
 
+# Formats without a header walk (``image_header``), told by their first bytes.
+_OTHER_SIGNATURES = (("WebP", lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP"),
+                     ("TIFF", lambda d: d[:4] in (b"II*\x00", b"MM\x00*")))
+
+
 def _undecodable(data: bytes, header, suffix: str) -> str:
     """Why OpenCV read nothing from ``data``: a corrupt file of a known format, a file that is
     not what its extension says, or not an image at all."""
     if header is not None:
         return f"corrupt {header.format.upper()} (OpenCV cannot decode its {len(data)} bytes)"
+    signed = next((name for name, test in _OTHER_SIGNATURES if test(data)), None)
+    if signed is not None:
+        return f"cut off or corrupt {signed} (OpenCV cannot decode its {len(data)} bytes)"
     if suffix in _FORMAT_NAMES:
         name = _FORMAT_NAMES[suffix]
         return f"not a {name} file (no {name} signature; it starts with {data[:8]!r})"
