@@ -346,15 +346,28 @@ def run_cell(plan: ExperimentPlan, cell: Cell, seed: int, out, workers: int = 1,
     return record
 
 
-def _run_job(job) -> dict:
-    """One cell × seed in a job process (`run_experiment` with ``jobs`` > 1)."""
+def _run_share(plan: ExperimentPlan, share: list, out, workers: int) -> None:
+    """A job process's cells × seeds, one after the other (`run_experiment` with ``jobs`` > 1).
+
+    Each finished cell leaves its ``result.json``, which the parent reads. On Ctrl-C (which
+    reaches every process of the terminal) the cell in progress saves its checkpoint and the
+    process ends with status 130; an error ends it with status 1 after one line on stderr.
+    """
+    import sys
+
     from minilpr.threads import limit_threads
 
-    number, plan, cell, seed, out, workers = job
     limit_threads(1)
-    return number, run_cell(plan, cell, seed, out, workers=workers, progress=False,
-                            say=lambda line: print(f"  [{cell.name} seed {seed}] "
-                                                   f"{line.strip()}", flush=True))
+    try:
+        for cell, seed in share:
+            run_cell(plan, cell, seed, out, workers=workers, progress=False,
+                     say=lambda line, c=cell.name, k=seed: print(f"  [{c} seed {k}] "
+                                                                 f"{line.strip()}", flush=True))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 -- the parent reports the status
+        print(f"minilpr experiment: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def run_experiment(plan: ExperimentPlan, out, cells: list[str] | None = None,
@@ -411,16 +424,49 @@ def run_experiment(plan: ExperimentPlan, out, cells: list[str] | None = None,
             report(number, run_cell(plan, cell, seed, out, workers=workers, progress=progress,
                                     say=say))
     else:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked BLAS
-        with context.Pool(min(jobs, len(todo))) as pool:
-            work = [(number, plan, *pairs[number - 1], out, workers) for number in todo]
-            for number, record in pool.imap_unordered(_run_job, work):
-                report(number, record)
+        _run_in_processes(plan, out, pairs, todo, min(jobs, len(todo)), workers, report)
     write_reports(plan, out)
     return [json.loads((cell_folder(out, cell, seed) / "result.json").read_text(encoding="utf-8"))
             for cell, seed in pairs]
+
+
+def _run_in_processes(plan, out, pairs, todo, jobs: int, workers: int, report) -> None:
+    """Train the cells × seeds numbered ``todo`` in ``jobs`` processes, round-robin, and
+    ``report`` each as its ``result.json`` appears."""
+    import multiprocessing
+    import time
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked BLAS state
+    shares = [todo[k::jobs] for k in range(jobs)]
+    processes = [context.Process(target=_run_share,
+                                 args=(plan, [pairs[n - 1] for n in share], out, workers))
+                 for share in shares]
+    for process in processes:
+        process.start()
+    waiting = list(todo)
+
+    def collect() -> None:
+        for number in list(waiting):
+            path = cell_folder(out, *pairs[number - 1]) / "result.json"
+            if path.is_file():
+                waiting.remove(number)
+                report(number, json.loads(path.read_text(encoding="utf-8")))
+
+    try:
+        while any(p.is_alive() for p in processes):
+            time.sleep(2.0)
+            collect()
+    except KeyboardInterrupt:
+        for process in processes:  # each saves its cell's checkpoint on the same Ctrl-C
+            process.join()
+        raise
+    collect()
+    failed = [p.exitcode for p in processes if p.exitcode]
+    if 130 in failed or -2 in failed:
+        raise KeyboardInterrupt
+    if failed:
+        raise RuntimeError(f"a job process failed (exit status {failed[0]}); its message is "
+                           "above")
 
 
 def select_cells(plan: ExperimentPlan, names: list[str] | None) -> list[Cell]:

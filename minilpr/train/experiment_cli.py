@@ -116,16 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minilpr experiment {plan.experiment} ({plan.scale}): {len(cells)} cell(s) × "
               f"{plan.seeds} seed(s), {plan.steps} steps"
               + (f" or {plan.budget_minutes:g} min" if plan.budget_minutes else "")
-              + f" each; "
+              + " each; "
               + (f"{args.jobs} cells at once, 1 BLAS thread each" if args.jobs > 1
                  else f"{threads} BLAS thread(s)") + f"; folder {out}")
         run_experiment(plan, out, cells=args.cells, workers=args.workers,
                        progress=not args.no_progress and args.jobs == 1, jobs=args.jobs)
     except KeyboardInterrupt:
-        print("minilpr experiment: interrupted; the cell in progress saved a checkpoint; "
+        print("minilpr experiment: interrupted; every cell in progress saved its checkpoint; "
               "rerun the same command to continue", file=sys.stderr)
         return 130
-    except (CheckpointError, TrainingDiverged, ValueError, FileNotFoundError) as error:
+    except (CheckpointError, TrainingDiverged, ValueError, FileNotFoundError,
+            RuntimeError) as error:
         print(f"minilpr experiment: {error}", file=sys.stderr)
         return 1
     print(f"done: {out / 'table.md'}, {out / 'results.csv'}, {out / 'curves.png'}")
