@@ -3,6 +3,7 @@
 * ``photometric`` -- global brightness, contrast and gamma (sometimes dusk), blur and noise;
 * ``photographic`` -- the camera effects of ``SceneConfig`` beyond it: haze, a windscreen's
   reflection, motion blur, a colour cast;
+* ``flash`` -- a night shot lit by the camera's flash: bright near the plate, dark beyond;
 * ``match_brightness`` -- a pasted plate brought to the brightness real plates have.
 """
 
@@ -112,6 +113,38 @@ def colour_cast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ranges = list(CASTS.values())[rng.integers(len(CASTS))]
     gains = np.array([rng.uniform(low, high) for low, high in ranges], np.float32)
     return np.clip(image * gains + 0.5, 0, 255).astype(np.uint8)
+
+
+def flash(image: np.ndarray, rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
+    """The picture as a night photo lit by the camera's own flash: the light falls off with
+    the distance from a point near the plates (the flash lights what is close), from full at
+    that point to 0.08-0.3 of it far away, as a Gaussian of 0.25-0.6 of the picture's diagonal.
+
+    Several of the real CCPD misses are such photos: a bright car front or back, its plate,
+    and a black street. `match_brightness`, applied after, sets the plates' level.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB
+    mask : (H, W) uint8
+        Non-zero on plate pixels; the light centres on them (on the picture without any).
+
+    Returns
+    -------
+    (H, W, 3) uint8 RGB, a new array
+    """
+    height, width = image.shape[:2]
+    ys, xs = np.nonzero(mask)
+    cx, cy = (xs.mean(), ys.mean()) if len(xs) else (width / 2, height / 2)
+    diagonal = float(np.hypot(height, width))
+    cx += rng.normal(0, 0.05) * diagonal
+    cy += rng.normal(0, 0.05) * diagonal
+    reach = rng.uniform(0.25, 0.6) * diagonal
+    far = rng.uniform(0.08, 0.3)
+    y, x = np.ogrid[:height, :width]
+    falloff = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * reach ** 2)).astype(np.float32)
+    gain = far + (1 - far) * falloff  # (H, W)
+    return np.clip(image * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def match_brightness(image: np.ndarray, mask: np.ndarray, target: float) -> np.ndarray:

@@ -55,7 +55,7 @@ from minilpr.data.camera import apply_homography, pose_homography
 from minilpr.data.colour import CAR_COLOUR_WEIGHTS, CAR_COLOURS, KIND_MIX, check_kind_mix
 from minilpr.data.glyphs import Typeface
 from minilpr.data.scene_cars import HOLDER_COLOURS, draw_car
-from minilpr.data.scene_light import match_brightness, photographic, photometric
+from minilpr.data.scene_light import flash, match_brightness, photographic, photometric
 from minilpr.data.scene_paint import (BACKGROUNDS, STREET_BACKGROUNDS, background, draw_distractor,
                                       draw_hard_negative, draw_occluder)
 from minilpr.data.scene_stats import CCPD_GEOMETRY, draw
@@ -183,6 +183,8 @@ def render_scene(rng: np.random.Generator, config: SceneConfig | None = None) ->
     if max(config.haze_probability, config.glass_probability, config.motion_blur_probability,
            config.colour_cast_probability) > 0:
         image = photographic(image, rng, config)
+    if config.flash_probability > 0 and rng.random() < config.flash_probability:
+        image = flash(image, rng, mask)
     image = photometric(image, rng, config)
     if config.plate_brightness:
         image = match_brightness(image, mask, draw(rng, "brightness"))
@@ -456,6 +458,9 @@ class SceneConfig:
     haze_probability, glass_probability, motion_blur_probability, colour_cast_probability : float
         Chances of haze, of a windscreen's reflection over the picture, of motion blur and of
         a colour cast (``scene_light.photographic``).
+    flash_probability : float
+        Chance of a night photo lit by the camera's flash: bright round the plates, the
+        street dark (``scene_light.flash``).
     plate_brightness : bool
         Scale the light so that the plates have a real CCPD plate brightness
         (``scene_light.match_brightness``).
@@ -493,6 +498,7 @@ class SceneConfig:
     glass_probability: float = 0.2
     motion_blur_probability: float = 0.2
     colour_cast_probability: float = 0.3
+    flash_probability: float = 0.1
     plate_brightness: bool = True
 
     @classmethod
@@ -503,7 +509,7 @@ class SceneConfig:
                    backgrounds=BACKGROUNDS, hard_negatives=(0, 0), varied_holders=False,
                    occlusion_probability=0.0, haze_probability=0.0, glass_probability=0.0,
                    motion_blur_probability=0.0, colour_cast_probability=0.0,
-                   plate_brightness=False)
+                   flash_probability=0.0, plate_brightness=False)
         return cls(**{**old, **changes})
 
     def __post_init__(self) -> None:
@@ -531,7 +537,8 @@ class SceneConfig:
                              f"{sorted(set(STREET_BACKGROUNDS))}, got {self.backgrounds}")
         for name in ("lone_probability", "tilted_probability", "letterbox_probability",
                      "occlusion_probability", "haze_probability", "glass_probability",
-                     "motion_blur_probability", "colour_cast_probability"):
+                     "motion_blur_probability", "colour_cast_probability",
+                     "flash_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"SceneConfig: {name} must be in [0, 1], "
                                  f"got {getattr(self, name)}")

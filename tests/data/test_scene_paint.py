@@ -6,7 +6,7 @@ import pytest
 from minilpr.data.scene_paint import (BACKGROUNDS, background, draw_car, draw_distractor,
                                       draw_hard_negative, draw_occluder, match_brightness,
                                       photographic, photometric)
-from minilpr.data.scene_light import CASTS, colour_cast
+from minilpr.data.scene_light import CASTS, colour_cast, flash
 from minilpr.data.scenes import SceneConfig
 
 
@@ -112,6 +112,22 @@ def test_colour_casts_cover_white_balance_night_green_and_sodium_orange():
     assert seen.get("green night", 0) >= 8 and seen.get("sodium", 0) >= 8 and seen["other"] >= 8
     again = colour_cast(grey, np.random.default_rng(5))
     assert again.tobytes() == colour_cast(grey, np.random.default_rng(5)).tobytes()
+
+
+def test_flash_lights_the_plate_and_darkens_the_far_street():
+    image = np.full((120, 80, 3), 150, np.uint8)
+    mask = np.zeros((120, 80), np.uint8)
+    mask[20:30, 10:30] = 1  # a plate near the top-left corner
+    for seed in range(10):
+        lit = flash(image, np.random.default_rng(seed), mask)
+        near, far = lit[20:30, 10:30].mean(), lit[-10:, -10:].mean()
+        assert near > 120 and far < 0.75 * near, (seed, near, far)
+        assert lit.dtype == np.uint8 and lit.shape == image.shape
+    again = flash(image, np.random.default_rng(4), mask)
+    assert again.tobytes() == flash(image, np.random.default_rng(4), mask).tobytes()
+    # without plates the light centres on the picture
+    centred = flash(image, np.random.default_rng(0), np.zeros_like(mask))
+    assert centred[55:65, 35:45].mean() > centred[:5, :5].mean()
 
 
 def test_haze_lowers_the_contrast():
