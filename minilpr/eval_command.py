@@ -29,6 +29,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from minilpr.data.imageio import IMAGE_EXTENSIONS
 from minilpr.models.weights import SHIPPED_LOCATOR
 from minilpr.models.weights import SHIPPED_RECOGNIZER as SHIPPED_WEIGHTS
 
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "皖A12345.jpg, 皖A12345_2.png). Any size, colour or gray: each crop is "
                     "resized and converted the way the training inputs are made.")
     rec.add_argument("--data", type=Path, required=True, metavar="DIR",
-                     help="the crop folder (.jpg, .jpeg, .png, .bmp, .webp, .tif, .tiff; other files are ignored)")
+                     help=f"the crop folder ({', '.join(IMAGE_EXTENSIONS)}; other files are "
+                          "ignored)")
     rec.add_argument("--weights", type=Path, metavar="W",
                      help="a recogniser weight file (.npz with its manifest); default: the "
                           "weights shipped in the package, minilpr/assets/weights/recognizer.npz")

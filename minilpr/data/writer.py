@@ -11,9 +11,9 @@
 ``crops.CropFolder`` reads back. ``scenes`` writes ``images/000000.jpg`` and YOLO label files
 ``labels/000000.txt`` (class 0 = plate, with the four corners appended) that
 ``yolo.YoloFolder`` reads back, and ``texts/000000.txt`` (one plate number per line, in the
-label file's order) that ``minilpr eval pipeline`` scores the reads against. Both write ``manifest.json``: the minilpr version, the
-command line, the seed, the generator's parameters, and one record per file with its text,
-plate kind, box and corners.
+label file's order) that ``minilpr eval pipeline`` scores the reads against. Both write
+``manifest.json``: the minilpr version, the command line, the seed, the generator's
+parameters, and one record per file with its text, plate kind, box and corners.
 
 Sample ``i`` of a scene set is drawn from ``numpy.random.default_rng([seed, i])``, so any one
 scene can be redrawn alone; a plate set comes from one ``PlateGenerator(seed)`` in order.

@@ -257,6 +257,13 @@ def _load_state(path, model, state: dict) -> None:
                                else v) for k, v in state.items()})
 
 
+def provenance(path, manifest: dict) -> dict:
+    """Where a fine-tune started: the weight file's ``path``, ``step`` and ``images_seen``, as
+    the new manifest's ``init`` records them."""
+    return {"path": str(path), "step": manifest.get("step"),
+            "images_seen": manifest.get("data", {}).get("images_seen")}
+
+
 def load_weights_into(model, path, kind: str) -> dict:
     """Load a weight file of ``kind`` into an already built ``model``; returns the manifest.
 

@@ -37,7 +37,7 @@ from minilpr.detect.head import PLATE_COLOURS, assign_targets, yolo_loss_backwar
 from minilpr.models.locator import STRIDES
 from minilpr.models.locator_weights import (BACKBONES, INPUT_SCALE, build_locator,
                                             load_locator, to_input)
-from minilpr.models.weights import save_weights
+from minilpr.models.weights import provenance, save_weights
 from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import Prefetcher, batch_rng
 from minilpr.train.locator_eval import PhotoSet, evaluate_locator, load_photo_folder
@@ -251,10 +251,7 @@ def init_from(path, recipe: LocatorRecipe):
         raise ValueError(f"--init {path}: classes {manifest['classes']}, this minilpr has "
                          f"{list(PLATE_COLOURS)}")
     anchors = np.concatenate(manifest["anchors_per_scale"]).astype(np.float64)
-    data = manifest.get("data", {})
-    provenance = {"path": str(path), "step": manifest.get("step"),
-                  "images_seen": data.get("images_seen")}
-    return model.train(), anchors, provenance
+    return model.train(), anchors, provenance(path, manifest)
 
 
 def fit_anchors(recipe: LocatorRecipe) -> np.ndarray:

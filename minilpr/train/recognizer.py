@@ -32,7 +32,7 @@ from minilpr.models.recognizer import Recognizer, RecognizerConfig
 from minilpr.models.stn import CONFIGS as STN_PRESETS
 from minilpr.models.stn import LOCALISATION_LR_SCALE
 from minilpr.data.augment import AugmentConfig
-from minilpr.models.weights import load_recognizer, save_weights
+from minilpr.models.weights import load_recognizer, provenance, save_weights
 from minilpr.nn.ctc import CTCLoss
 from minilpr.train.checkpoint import CheckpointError
 from minilpr.train.data import (GENERATORS, PlateBatches, Prefetcher, every_kind,
@@ -118,9 +118,7 @@ def init_from(path, recipe: RecognizerRecipe) -> tuple[Recognizer, dict]:
         if manifest.get(name) != wanted:
             raise ValueError(f"--init {path}: its {name} is {manifest.get(name)!r}, but "
                              f"--{name} is {wanted!r}")
-    data = manifest.get("data", {})
-    return model.train(), {"path": str(path), "step": manifest.get("step"),
-                           "images_seen": data.get("images_seen")}
+    return model.train(), provenance(path, manifest)
 
 
 def build_model(preset: str, stn: str | None, seed: int) -> Recognizer:
