@@ -121,25 +121,16 @@ def draw_truth(image: np.ndarray, truth, caption: str = "") -> np.ndarray:
     -------
     (H, W, 3) uint8 RGB, a new array
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from minilpr.pipeline_draw import canvas, draw_label
 
-    from minilpr.data.fonts import cjk_font_path
-
-    picture = Image.fromarray(np.ascontiguousarray(image))
-    pen = ImageDraw.Draw(picture)
+    picture, pen, font = canvas(image, smallest=11, fraction=28)
     height, width = image.shape[:2]
-    size = max(11, round(min(height, width) / 28))
-    font = ImageFont.truetype(str(cjk_font_path()), size=size)
     for plate in truth:
         x1, y1, x2, y2 = plate.box
         pen.rectangle((x1, y1, x2, y2), outline=TRUTH_INK, width=1)
-        label = f"truth {plate.text}"
-        left, top, right, bottom = pen.textbbox((0, 0), label, font=font)
-        w, h = right - left, bottom - top
-        tx = min(max(0.0, x1), max(0.0, width - w - 4))
-        ty = min(y2 + 3, height - h - 6)
-        pen.rectangle((tx, ty, tx + w + 4, ty + h + 6), fill=(70, 70, 70))
-        pen.text((tx + 2 - left, ty + 3 - top), label, font=font, fill=TRUTH_INK)
+        draw_label(pen, font, f"truth {plate.text}", x1,
+                   lambda h, y2=y2: min(y2 + 3, height - h - 6),  # below the box
+                   width, (70, 70, 70), TRUTH_INK)
     if caption:
         left, top, right, bottom = pen.textbbox((0, 0), caption, font=font)
         pen.rectangle((0, 0, right - left + 8, bottom - top + 8), fill=(0, 0, 0))

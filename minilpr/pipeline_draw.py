@@ -17,6 +17,29 @@ UNSURE = (255, 60, 60)  # a read below this confidence is drawn in red
 UNSURE_BELOW = 0.5
 
 
+def canvas(image: np.ndarray, smallest: int, fraction: int):
+    """A PIL copy of ``image``, a pen on it and the CJK font at ``1 / fraction`` of the picture's
+    shorter side (at least ``smallest`` pixels): ``(picture, pen, font)``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from minilpr.data.fonts import cjk_font_path
+
+    picture = Image.fromarray(np.ascontiguousarray(image))
+    size = max(smallest, round(min(image.shape[:2]) / fraction))
+    return picture, ImageDraw.Draw(picture), ImageFont.truetype(str(cjk_font_path()), size=size)
+
+
+def draw_label(pen, font, text: str, x: float, top_for, width: int, fill, ink) -> None:
+    """``text`` on a filled box whose left edge is ``x``, kept inside a picture ``width`` wide;
+    ``top_for(h)`` places the box's top for a text ``h`` pixels high."""
+    left, top, right, bottom = pen.textbbox((0, 0), text, font=font)
+    w, h = right - left, bottom - top
+    tx = min(max(0.0, x), max(0.0, width - w - 4))
+    ty = top_for(h)
+    pen.rectangle((tx, ty, tx + w + 4, ty + h + 6), fill=fill)
+    pen.text((tx + 2 - left, ty + 3 - top), text, font=font, fill=ink)
+
+
 def draw_plates(image: np.ndarray, plates) -> np.ndarray:
     """``image`` with ``plates`` drawn on it.
 
@@ -29,28 +52,18 @@ def draw_plates(image: np.ndarray, plates) -> np.ndarray:
     -------
     (H, W, 3) uint8 RGB, a new array
     """
-    from PIL import Image, ImageDraw, ImageFont
-
-    from minilpr.data.fonts import cjk_font_path
-
-    picture = Image.fromarray(np.ascontiguousarray(image))
-    pen = ImageDraw.Draw(picture)
-    height, width = image.shape[:2]
-    size = max(12, round(min(height, width) / 22))
-    font = ImageFont.truetype(str(cjk_font_path()), size=size)
-    line = max(2, size // 8)
+    picture, pen, font = canvas(image, smallest=12, fraction=22)
+    width = image.shape[1]
+    line = max(2, font.size // 8)
     for plate in plates:
         x1, y1, x2, y2 = plate.box
         colour = BOX_COLOURS.get(plate.colour, BOX_COLOURS["other"])
         pen.rectangle((x1, y1, x2, y2), outline=colour, width=line)
-        label = f"{plate.text or '?'} {plate.confidence:.2f}"
-        left, top, right, bottom = pen.textbbox((0, 0), label, font=font)
-        w, h = right - left, bottom - top
-        tx = min(max(0.0, x1), max(0.0, width - w - 4))
-        ty = y1 - h - 6 if y1 - h - 6 >= 0 else y1 + line  # above the box, else inside it
-        pen.rectangle((tx, ty, tx + w + 4, ty + h + 6), fill=(0, 0, 0))
         ink = UNSURE if plate.confidence < UNSURE_BELOW else (255, 255, 255)
-        pen.text((tx + 2 - left, ty + 3 - top), label, font=font, fill=ink)
+        draw_label(pen, font, f"{plate.text or '?'} {plate.confidence:.2f}", x1,
+                   # above the box, else inside it
+                   lambda h, y1=y1: y1 - h - 6 if y1 - h - 6 >= 0 else y1 + line,
+                   width, (0, 0, 0), ink)
     return np.asarray(picture)
 
 
