@@ -9,16 +9,22 @@ A face draws the letters and digits (``FACES``):
   font's glyph stretched to fill the slot, as the standard draws every character; their 1 is a
   bar as heavy as the font's stem.
 
-Province and special characters always come from Noto Sans CJK SC. Every font glyph is drawn
-once with Pillow/FreeType at size 256, cropped to its ink and thickened (``glyph_master``); each
-(character, slot size, weight, face) mask is then resized once and kept (``glyph_mask``). A plate
-is an alpha blend of these cached masks (``minilpr.data.plate_render``). ``Typeface`` says which
-faces and weights a generated plate is drawn with.
+Province and special characters always come from Noto Sans CJK SC, whose glyphs are not the
+plate font's: the realistic mix also draws them in one of ``PROVINCE_SHAPES`` seeded
+distortions of Noto's glyph (``shape > 0``: a smooth elastic warp that moves the strokes and
+components, and an ink box a little smaller than the slot), so that the model learns the
+character and not one typeface's drawing of it. Every font glyph is drawn once with
+Pillow/FreeType at size 256, cropped to its ink and thickened (``glyph_master``); each
+(character, slot size, weight, face, shape) mask is then resized once and kept
+(``glyph_mask``). A plate is an alpha blend of these cached masks
+(``minilpr.data.plate_render``). ``Typeface`` says which faces, weights and shapes a generated
+plate is drawn with.
 """
 
 from __future__ import annotations
 
 import bisect
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -54,6 +60,17 @@ STROKE_WEIGHTS = (0.005, 0.015, 0.03)
 # The same for the province characters of the realistic mix, drawn apart from the letters' and
 # spread around the ink measured in the real crops' province slots (docs/data.md).
 PROVINCE_WEIGHTS = (0.005, 0.01, 0.02, 0.03, 0.04)
+# How many distorted drawings of each Chinese character the realistic mix draws from; shape 0
+# is the font's own glyph, shapes 1 .. PROVINCE_SHAPES - 1 are seeded warps of it (``warped_master``).
+PROVINCE_SHAPES = 8
+# The warps' size, in fractions of the glyph height at font size 256: the displacement field is
+# white noise smoothed by a Gaussian of WARP_SMOOTHNESS and scaled to a largest shift of
+# WARP_SHIFT, so whole strokes and components move (a radical a little wider, a stroke a little
+# lower), as two typefaces' drawings of one character differ; the ink box then shrinks to
+# INK_BOX of the slot, across and down.
+WARP_SMOOTHNESS = 0.12
+WARP_SHIFT = 0.05
+INK_BOX = ((0.82, 1.0), (0.9, 1.0))
 
 
 @lru_cache(maxsize=None)
@@ -99,6 +116,56 @@ def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1], face: str = "not
     return _bar_like_stem(mask) if char == "1" and face != "noto" else mask
 
 
+# A small cache: the warped masters are many (characters × weights × shapes, 240 kB each) and
+# each is needed only until glyph_mask has fitted it to the slot sizes in use.
+@lru_cache(maxsize=64)
+def warped_master(char: str, weight: float, shape: int) -> np.ndarray:
+    """Noto's ``glyph_master(char, weight)`` bent by a smooth random displacement field,
+    seeded by ``(char, shape)``: the same warp on every call and in every process.
+
+    The field (dx, dy) is white noise smoothed by a Gaussian of ``WARP_SMOOTHNESS`` times the
+    glyph height, so neighbouring pixels move together and strokes stay strokes; it is scaled
+    so that its largest shift is ``WARP_SHIFT`` of the height. The ink is then cropped again
+    (``glyph_mask`` stretches it back over its box).
+
+    Parameters
+    ----------
+    shape : int
+        1 .. ``PROVINCE_SHAPES - 1``.
+
+    Returns
+    -------
+    warped : (h', w') float32 in [0, 1]
+    """
+    if not 0 < shape < PROVINCE_SHAPES:
+        raise ValueError(f"shape must be in 0 .. {PROVINCE_SHAPES - 1}, got {shape}")
+    # crc32, not hash(): Python salts str hashes per process, and the warp must not change
+    rng = np.random.default_rng([zlib.crc32(char.encode()), shape])
+    master = glyph_master(char, weight)
+    pad = round(WARP_SHIFT * master.shape[0]) + 1    # room for ink pushed over the edge
+    padded = np.pad(master, pad)
+    h, w = padded.shape
+    sigma = WARP_SMOOTHNESS * master.shape[0]
+    field = [cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+             for _ in range(2)]                                  # dx, dy: (h, w) each
+    largest = max(float(np.abs(f).max()) for f in field)
+    dx, dy = (f * (WARP_SHIFT * master.shape[0] / largest) for f in field)
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    warped = cv2.remap(padded, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR)
+    rows, cols = np.nonzero(warped > 0.02)
+    return warped[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def _ink_box(char: str, shape: int) -> tuple[float, float]:
+    """The fractions (across, down) of the slot that the ink of shape ``shape`` fills; (1, 1)
+    for the font's own glyph. Seeded like ``warped_master``: a shape always has the same box."""
+    if not shape:
+        return 1.0, 1.0
+    rng = np.random.default_rng([zlib.crc32(char.encode()), shape, 1])
+    (x_lo, x_hi), (y_lo, y_hi) = INK_BOX
+    return float(rng.uniform(x_lo, x_hi)), float(rng.uniform(y_lo, y_hi))
+
+
 def _cut_foot(mask: np.ndarray) -> np.ndarray:
     """Noto's 1 stands on a foot serif; the plate font's 1 is a bare stem with a flag.
 
@@ -133,7 +200,7 @@ def _bar_like_stem(one: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHTS[-1],
-               face: str = "noto") -> tuple[np.ndarray, np.ndarray]:
+               face: str = "noto", shape: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``char`` fitted into a ``height × width`` pixel slot, as the plate font places it.
 
     Every plate character has the same slot (45 × 90 mm). Chinese characters fill it (always in
@@ -148,6 +215,9 @@ def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHT
         See ``glyph_master``: a dilation fraction, or for ``face="stroke"`` a pen width in mm.
     face : str
         One of ``FACES``; ignored (Noto) for Chinese characters.
+    shape : int
+        For a Chinese character, 0 for Noto's glyph filling the slot, or one of its warps
+        (``warped_master``), whose ink fills a centred box of ``_ink_box`` of the slot.
 
     Returns
     -------
@@ -157,18 +227,25 @@ def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHT
     cjk = _is_cjk(char)
     if cjk and face != "noto":
         raise ValueError(f"Chinese characters are drawn in face 'noto', not {face!r}")
-    master = glyph_master(char, weight, face)
+    if shape and not cjk:
+        raise ValueError(f"only Chinese characters have warped shapes, not {char!r}")
+    master = warped_master(char, weight, shape) if shape else glyph_master(char, weight, face)
     h, w = master.shape
-    if cjk or face != "noto":
+    ink_height = height
+    if cjk:
+        across, down = _ink_box(char, shape)
+        ink_width = max(1, round(width * across))
+        ink_height = max(1, round(height * down))
+    elif face != "noto":
         ink_width = width
     else:
         zero_h, zero_w = glyph_master("0", weight).shape
         relative = (w / h) / (zero_w / zero_h)
         ink_width = max(1, min(width, round(width * relative)))
-    fitted = cv2.resize(master, (ink_width, height), interpolation=cv2.INTER_AREA)
+    fitted = cv2.resize(master, (ink_width, ink_height), interpolation=cv2.INTER_AREA)
     out = np.zeros((height, width), np.float32)
-    x0 = (width - ink_width) // 2
-    out[:, x0:x0 + ink_width] = fitted
+    x0, y0 = (width - ink_width) // 2, (height - ink_height) // 2
+    out[y0:y0 + ink_height, x0:x0 + ink_width] = fitted
     inverse = 1.0 - out
     out.setflags(write=False)
     inverse.setflags(write=False)
@@ -194,6 +271,9 @@ class Typeface:
     province_weights : tuple of float
         Dilation fractions for the Chinese characters, one drawn per plate; empty means the
         letters' ``font_weights`` draw (the classic generator).
+    province_shapes : int
+        How many drawings of each Chinese character the plates draw from, one per plate,
+        uniformly: 1 is Noto's glyph only, more adds its warps (``PROVINCE_SHAPES``).
 
     ``Typeface()`` is the realistic mix; ``Typeface.classic()`` the first generator's look
     (Noto for everything, one weight per plate), drawing the same random numbers it did.
@@ -206,11 +286,12 @@ class Typeface:
     font_weights: tuple[float, ...] = STROKE_WEIGHTS
     stroke_mm: tuple[float, ...] = STROKE_MM
     province_weights: tuple[float, ...] = PROVINCE_WEIGHTS
+    province_shapes: int = PROVINCE_SHAPES
 
     @classmethod
     def classic(cls) -> "Typeface":
         """Noto Sans CJK for every character, one weight per plate: the first generator."""
-        return cls(faces=(("noto", 1.0),), p_mixed=0.0, province_weights=())
+        return cls(faces=(("noto", 1.0),), p_mixed=0.0, province_weights=(), province_shapes=1)
 
     def __post_init__(self):
         names = [f for f, _ in self.faces]
@@ -223,6 +304,9 @@ class Typeface:
             raise ValueError(f"Typeface: p_mixed must be in [0, 1], got {self.p_mixed}")
         if not self.font_weights or not self.stroke_mm:
             raise ValueError("Typeface: font_weights and stroke_mm need at least one value")
+        if not 1 <= self.province_shapes <= PROVINCE_SHAPES:
+            raise ValueError(f"Typeface: province_shapes must be in 1 .. {PROVINCE_SHAPES}, "
+                             f"got {self.province_shapes}")
         # derived once (a frozen dataclass sets them through object.__setattr__)
         object.__setattr__(self, "_cdf", np.cumsum(frequencies).tolist())
         object.__setattr__(self, "_total", sum(frequencies))
@@ -233,33 +317,35 @@ class Typeface:
         i = bisect.bisect_right(self._cdf, u * self._total)
         return self.faces[min(i, len(self.faces) - 1)][0]
 
-    def draw(self, text: str, rng: np.random.Generator | None) -> list[tuple[str, float]]:
-        """(face, weight) for each character of ``text``; ``rng=None`` is the canonical plate
-        (the first face at its heaviest font weight or a 10 mm pen, the boldest province)."""
+    def draw(self, text: str, rng: np.random.Generator | None) -> list[tuple[str, float, int]]:
+        """(face, weight, shape) for each character of ``text``; ``rng=None`` is the canonical
+        plate (the first face at its heaviest font weight or a 10 mm pen, the boldest province
+        in Noto's own glyph). ``shape`` is 0 for letters and digits."""
         if rng is None:
             face = self.faces[0][0]
             weight = 10.0 if face == "stroke" else self.font_weights[-1]
             province = (self.province_weights or self.font_weights)[-1]
-            return [("noto", province) if _is_cjk(c) else (face, weight) for c in text]
+            return [("noto", province, 0) if _is_cjk(c) else (face, weight, 0) for c in text]
         if self._classic:
             # the classic plate: one weight for every character, one draw (as it always was)
             weight = self.font_weights[rng.integers(len(self.font_weights))]
-            return [("noto", weight)] * len(text)
+            return [("noto", weight, 0)] * len(text)
         # one call for all the plate's draws: NumPy's per-call overhead dominates such small draws
-        u = rng.random(5 + len(text)).tolist()
+        u = rng.random(6 + len(text)).tolist()
         weight = self.font_weights[int(u[0] * len(self.font_weights))]
         weights = self.province_weights or self.font_weights
         province = weights[int(u[1] * len(weights))]
         pen = self.stroke_mm[int(u[2] * len(self.stroke_mm))]
         mixed = u[3] < self.p_mixed
         face = self._face(u[4])
+        shape = int(u[5] * self.province_shapes)
         out = []
-        for c, u_char in zip(text, u[5:]):
+        for c, u_char in zip(text, u[6:]):
             if _is_cjk(c):
-                out.append(("noto", province))
+                out.append(("noto", province, shape))
                 continue
             f = self._face(u_char) if mixed else face
-            out.append((f, pen if f == "stroke" else weight))
+            out.append((f, pen if f == "stroke" else weight, 0))
         return out
 
 

@@ -107,6 +107,13 @@ class RecognizerRecipe:
 def init_from(path, recipe: RecognizerRecipe) -> tuple[Recognizer, dict]:
     """The model a fine-tuning run starts from, and the file's provenance for the manifest.
 
+    The file's preset must be the recipe's. Its STN must be too, with one exception: a file
+    without an STN and a recipe with one (``--init W --stn PRESET``) starts a new spatial
+    transformer in front of the file's recogniser. The STN's last layer starts at the identity,
+    so the model reads exactly as the file's did, and the STN then learns where to look (the
+    staged training of the patent: read first, then straighten); ``--stn-stage`` can hold it at
+    the identity for the first steps.
+
     Raises
     ------
     ValueError
@@ -114,11 +121,18 @@ def init_from(path, recipe: RecognizerRecipe) -> tuple[Recognizer, dict]:
         preset or STN differ from the recipe's.
     """
     model, manifest = load_recognizer(path, rng=np.random.default_rng(recipe.seed))
+    added = manifest.get("stn") is None and recipe.stn is not None
     for name, wanted in (("preset", recipe.preset), ("stn", recipe.stn)):
-        if manifest.get(name) != wanted:
+        if manifest.get(name) != wanted and not (name == "stn" and added):
             raise ValueError(f"--init {path}: its {name} is {manifest.get(name)!r}, but "
                              f"--{name} is {wanted!r}")
-    return model.train(), provenance(path, manifest)
+    origin = provenance(path, manifest)
+    if added:
+        with_stn = build_model(recipe.preset, recipe.stn, recipe.seed)
+        # the file's every weight and running statistic; only the STN's are new (its own seed)
+        with_stn.load_state_dict({**with_stn.state_dict(), **model.state_dict()})
+        model, origin = with_stn, {**origin, "stn_added": recipe.stn}
+    return model.train(), origin
 
 
 def build_model(preset: str, stn: str | None, seed: int) -> Recognizer:
@@ -284,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--init", default=None, metavar="WEIGHTS",
         help="fine-tune: start from this recogniser weight file (e.g. "
              "minilpr/assets/weights/recognizer.npz) with a fresh optimiser and schedule; its "
-             "--preset and --stn must match (default: fresh weights from --seed)")
+             "--preset must match, and its --stn too unless the file has none: then --stn "
+             "adds a new STN at the identity in front of it (default: fresh weights from "
+             "--seed)")
     add_loop_options(parser, unit="batches")
     return parser
 

@@ -5,8 +5,9 @@ import pytest
 
 from minilpr.data.charset import BLANK, CHARS, PROVINCES, SPECIALS
 from minilpr.data.fonts import FACE_FILES, cjk_font_path, face_path, missing_glyphs
-from minilpr.data.glyphs import (FACES, FONT_FACES, PROVINCE_WEIGHTS, STROKE_WEIGHTS, Typeface,
-                                 glyph_mask, glyph_master)
+from minilpr.data.glyphs import (FACES, FONT_FACES, INK_BOX, PROVINCE_SHAPES, PROVINCE_WEIGHTS,
+                                 STROKE_WEIGHTS, WARP_SHIFT, Typeface, glyph_mask, glyph_master,
+                                 warped_master)
 from minilpr.data.stroke_font import STROKE_MM
 
 PLATE_CHARS = [c for i, c in enumerate(CHARS) if i != BLANK]
@@ -102,15 +103,22 @@ def test_typeface_mix_is_honoured_per_plate_and_per_character():
     typeface = Typeface(faces=(("stroke", 3.0), ("dejavu", 1.0)), p_mixed=0.0)
     rng = np.random.default_rng(0)
     plates = [typeface.draw("京A12345", rng) for _ in range(2000)]
-    assert all(len({f for f, _ in p[1:]}) == 1 for p in plates)            # one face a plate
+    assert all(len({f for f, _, _ in p[1:]}) == 1 for p in plates)         # one face a plate
     assert all(p[0][0] == "noto" and p[0][1] in PROVINCE_WEIGHTS for p in plates)
     share = np.mean([p[1][0] == "stroke" for p in plates])
     assert abs(share - 0.75) < 0.03, share
-    assert {w for p in plates for f, w in p if f == "stroke"} == set(STROKE_MM)
-    assert {w for p in plates for f, w in p if f == "dejavu"} == set(STROKE_WEIGHTS)
+    assert {w for p in plates for f, w, _ in p if f == "stroke"} == set(STROKE_MM)
+    assert {w for p in plates for f, w, _ in p if f == "dejavu"} == set(STROKE_WEIGHTS)
+    # the province's shape: every one of them turns up, about equally; letters have none
+    shapes = np.array([p[0][2] for p in plates])
+    assert set(shapes.tolist()) == set(range(PROVINCE_SHAPES))
+    assert np.bincount(shapes).min() > 2000 / PROVINCE_SHAPES * 0.7
+    assert all(s == 0 for p in plates for _, _, s in p[1:])
     mixed = Typeface(faces=(("stroke", 1.0), ("dejavu", 1.0)), p_mixed=1.0)
     plates = [mixed.draw("京A12345", rng) for _ in range(200)]
-    assert np.mean([len({f for f, _ in p[1:]}) == 2 for p in plates]) > 0.9
+    assert np.mean([len({f for f, _, _ in p[1:]}) == 2 for p in plates]) > 0.9
+    fonts_own = Typeface(province_shapes=1)
+    assert {fonts_own.draw("京A12345", rng)[0][2] for _ in range(50)} == {0}
 
 
 def test_typeface_is_deterministic_and_classic_draws_what_the_first_generator_drew():
@@ -119,9 +127,9 @@ def test_typeface_is_deterministic_and_classic_draws_what_the_first_generator_dr
     rng, reference = np.random.default_rng(4), np.random.default_rng(4)
     styles = Typeface.classic().draw("京A12345", rng)
     weight = STROKE_WEIGHTS[reference.integers(len(STROKE_WEIGHTS))]   # the one draw it made
-    assert styles == [("noto", weight)] * 7
+    assert styles == [("noto", weight, 0)] * 7
     assert rng.random() == reference.random()                        # and nothing more
-    assert Typeface.classic().draw("京A12345", None) == [("noto", STROKE_WEIGHTS[-1])] * 7
+    assert Typeface.classic().draw("京A12345", None) == [("noto", STROKE_WEIGHTS[-1], 0)] * 7
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -132,3 +140,36 @@ def test_typeface_is_deterministic_and_classic_draws_what_the_first_generator_dr
 def test_typeface_errors(kwargs, words):
     with pytest.raises(ValueError, match=words):
         Typeface(**kwargs)
+
+
+@pytest.mark.parametrize("char", ["皖", "京", "警"])
+def test_province_shapes_move_the_strokes_keep_the_ink_and_repeat(char):
+    own = glyph_mask(char, 45, 90, 0.02)[0]
+    for shape in range(1, PROVINCE_SHAPES):
+        mask = glyph_mask(char, 45, 90, 0.02, "noto", shape)[0]
+        # the same in a fresh computation (seeded by the character and the shape, not a cache)
+        again = warped_master.__wrapped__(char, 0.02, shape)
+        assert np.array_equal(again, warped_master(char, 0.02, shape))
+        # the ink box: centred, within INK_BOX of the slot, never outside it
+        rows = np.nonzero(mask.max(axis=1) > 0.02)[0]
+        cols = np.nonzero(mask.max(axis=0) > 0.02)[0]
+        (x_lo, _), (y_lo, _) = INK_BOX
+        assert x_lo * 45 - 2 <= cols.size <= 45 and y_lo * 90 - 2 <= rows.size <= 90
+        assert abs((cols[0] + cols[-1]) / 2 - 22) <= 1.5
+        assert abs((rows[0] + rows[-1]) / 2 - 44.5) <= 1.5
+        # a warp, not a copy, and not another character: about as much ink, a different picture
+        assert 0.7 < mask.mean() / own.mean() < 1.3, (shape, mask.mean(), own.mean())
+        assert np.abs(mask - own).mean() > 0.02
+    # the largest shift is WARP_SHIFT of the height: the warped master stays about its size
+    master, warped = glyph_master(char, 0.02), warped_master(char, 0.02, 1)
+    growth = np.abs(np.subtract(warped.shape, master.shape))
+    assert np.all(growth <= 2 * WARP_SHIFT * master.shape[0] + 2), (warped.shape, master.shape)
+
+
+def test_province_shapes_are_refused_where_they_do_not_exist():
+    with pytest.raises(ValueError, match="shape"):
+        warped_master("京", 0.02, PROVINCE_SHAPES)
+    with pytest.raises(ValueError, match="Chinese"):
+        glyph_mask("A", 45, 90, 0.02, "noto", 1)
+    with pytest.raises(ValueError, match="province_shapes"):
+        Typeface(province_shapes=0)
