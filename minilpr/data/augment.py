@@ -82,7 +82,7 @@ class AugmentConfig:
     gamma: tuple[float, float] = (0.7, 1.5)
     p_low_light: float = 0.08
     low_light_gain: tuple[float, float] = (0.25, 0.5)     # image scaled by this, noise doubled
-    p_downscale: float = 0.5
+    p_downscale: float = 0.6
     downscale: tuple[float, float] = (1.2, 2.8)           # horizontal shrink before growing back
     # the vertical shrink's excess over 1, as a fraction of the horizontal one's: a 94 × 24 crop
     # resized to 220 × 32 lost 2.3× across but only 1.3× down (ratio 0.25)

@@ -273,7 +273,9 @@ class Typeface:
         letters' ``font_weights`` draw (the classic generator).
     province_shapes : int
         How many drawings of each Chinese character the plates draw from, one per plate,
-        uniformly: 1 is Noto's glyph only, more adds its warps (``PROVINCE_SHAPES``).
+        uniformly: 1 (the default) is Noto's glyph only, more adds its warps, up to
+        ``PROVINCE_SHAPES``. The warps did not help real plates (docs/data.md), so they are
+        off; with 1 the plates draw exactly the random numbers they drew before warps existed.
 
     ``Typeface()`` is the realistic mix; ``Typeface.classic()`` the first generator's look
     (Noto for everything, one weight per plate), drawing the same random numbers it did.
@@ -286,7 +288,7 @@ class Typeface:
     font_weights: tuple[float, ...] = STROKE_WEIGHTS
     stroke_mm: tuple[float, ...] = STROKE_MM
     province_weights: tuple[float, ...] = PROVINCE_WEIGHTS
-    province_shapes: int = PROVINCE_SHAPES
+    province_shapes: int = 1
 
     @classmethod
     def classic(cls) -> "Typeface":
@@ -331,16 +333,17 @@ class Typeface:
             weight = self.font_weights[rng.integers(len(self.font_weights))]
             return [("noto", weight, 0)] * len(text)
         # one call for all the plate's draws: NumPy's per-call overhead dominates such small draws
-        u = rng.random(6 + len(text)).tolist()
+        warped = self.province_shapes > 1
+        u = rng.random(5 + warped + len(text)).tolist()
         weight = self.font_weights[int(u[0] * len(self.font_weights))]
         weights = self.province_weights or self.font_weights
         province = weights[int(u[1] * len(weights))]
         pen = self.stroke_mm[int(u[2] * len(self.stroke_mm))]
         mixed = u[3] < self.p_mixed
         face = self._face(u[4])
-        shape = int(u[5] * self.province_shapes)
+        shape = int(u[5] * self.province_shapes) if warped else 0
         out = []
-        for c, u_char in zip(text, u[6:]):
+        for c, u_char in zip(text, u[5 + warped:]):
             if _is_cjk(c):
                 out.append(("noto", province, shape))
                 continue

@@ -100,7 +100,8 @@ def test_chinese_characters_come_from_noto_only_and_faces_are_checked():
 
 
 def test_typeface_mix_is_honoured_per_plate_and_per_character():
-    typeface = Typeface(faces=(("stroke", 3.0), ("dejavu", 1.0)), p_mixed=0.0)
+    typeface = Typeface(faces=(("stroke", 3.0), ("dejavu", 1.0)), p_mixed=0.0,
+                        province_shapes=PROVINCE_SHAPES)
     rng = np.random.default_rng(0)
     plates = [typeface.draw("京A12345", rng) for _ in range(2000)]
     assert all(len({f for f, _, _ in p[1:]}) == 1 for p in plates)         # one face a plate
@@ -117,7 +118,7 @@ def test_typeface_mix_is_honoured_per_plate_and_per_character():
     mixed = Typeface(faces=(("stroke", 1.0), ("dejavu", 1.0)), p_mixed=1.0)
     plates = [mixed.draw("京A12345", rng) for _ in range(200)]
     assert np.mean([len({f for f, _, _ in p[1:]}) == 2 for p in plates]) > 0.9
-    fonts_own = Typeface(province_shapes=1)
+    fonts_own = Typeface()
     assert {fonts_own.draw("京A12345", rng)[0][2] for _ in range(50)} == {0}
 
 
