@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from minilpr.bench._common import BenchParser, blas_description, positive_int
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--decoder", choices=("greedy", "beam", "grammar"), default="greedy",
                         help="CTC decoding (default greedy)")
     parser.add_argument("--seed", type=int, default=0, help="the scene's seed (default 0)")
+    parser.add_argument("--threads", type=positive_int, default=1, metavar="N",
+                        help="BLAS/OpenMP and OpenCV threads (default 1: on a busy 2-core "
+                             "machine more is slower; 2 on a quiet one)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object as the last line")
     return parser
@@ -96,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from minilpr.pipeline import SHIPPED_LOCATOR, STAGES, Laps, PlateReader
     from minilpr.threads import limit_threads
 
-    limit_threads(1)
+    limit_threads(args.threads)
+    cv2.setNumThreads(args.threads)
     width, height = args.size
     scene = render_scene(np.random.default_rng(args.seed),
                          SceneConfig(height=height, width=width, letterbox_probability=0.0))
@@ -138,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"size": [width, height], "repeat": args.repeat, "locator": locator,
                           "input_size": list(reader.input_size), "decoder": args.decoder,
                           "plates": plates, "stages_ms": {s: best[s] * 1e3 for s in STAGES},
-                          "total_ms": total * 1e3, "blas": blas_description()},
+                          "total_ms": total * 1e3, "blas": blas_description(),
+                          "threads": args.threads},
                          ensure_ascii=False))
     return 0

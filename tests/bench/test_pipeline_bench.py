@@ -17,14 +17,16 @@ def test_json_has_every_stage(capsys):
     assert all(ms >= 0 for ms in result["stages_ms"].values())
     assert result["total_ms"] == pytest.approx(sum(result["stages_ms"].values()))
     assert result["size"] == [160, 120] and result["plates"] >= 1
+    assert result["threads"] == 1     # the default: one thread (the suite runs two at once)
     assert "pipeline" in available()
 
 
-def test_a_repeat_of_zero_is_refused_in_one_line(capsys):
+@pytest.mark.parametrize("option", ["--repeat", "--threads"])
+def test_a_count_of_zero_is_refused_in_one_line(capsys, option):
     with pytest.raises(SystemExit) as caught:
-        pipeline.main(["--repeat", "0"])
+        pipeline.main([option, "0"])
     err = capsys.readouterr().err.strip()
-    assert caught.value.code == 2 and "\n" not in err and "--repeat: must be at least 1" in err
+    assert caught.value.code == 2 and "\n" not in err and f"{option}: must be at least 1" in err
 
 
 @pytest.mark.parametrize("args, message", [
