@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -430,6 +431,10 @@ def run_experiment(plan: ExperimentPlan, out, cells: list[str] | None = None,
             for cell, seed in pairs]
 
 
+# Seconds the jobs get to save their checkpoints on a Ctrl-C before it is passed on to them.
+INTERRUPT_GRACE_SECONDS = 10.0
+
+
 def _run_in_processes(plan, out, pairs, todo, jobs: int, workers: int, report) -> None:
     """Train the cells × seeds numbered ``todo`` in ``jobs`` processes, round-robin, and
     ``report`` each as its ``result.json`` appears."""
@@ -457,7 +462,16 @@ def _run_in_processes(plan, out, pairs, todo, jobs: int, workers: int, report) -
             time.sleep(2.0)
             collect()
     except KeyboardInterrupt:
-        for process in processes:  # each saves its cell's checkpoint on the same Ctrl-C
+        # A Ctrl-C in a terminal reaches every process of the group, and each job saves its
+        # cell's checkpoint. A SIGINT sent to this process alone (kill -INT) does not: after a
+        # grace period for the saves, pass it on to any job still running, so that none is left
+        # training with nobody waiting for it.
+        for process in processes:
+            process.join(timeout=INTERRUPT_GRACE_SECONDS)
+        for process in processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
+        for process in processes:
             process.join()
         raise
     collect()

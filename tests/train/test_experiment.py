@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 
 import numpy as np
@@ -276,3 +277,37 @@ def test_jobs_train_cells_in_parallel_processes_to_the_same_numbers(toy_run, tmp
         assert len(list(csv.DictReader(file))) == 8
     with pytest.raises(ValueError, match="--jobs must be at least 1"):
         run_experiment(toy_plan(), tmp_path, cells=TOY_CELLS, jobs=0)
+
+
+@pytest.mark.slow
+def test_a_sigint_to_the_runner_alone_stops_every_job_with_its_checkpoint(tmp_path):
+    """kill -INT of the runner (not of its process group, as a terminal's Ctrl-C would) still
+    stops the cells' processes, each with its checkpoint, instead of waiting for them forever."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "grid"
+    command = [sys.executable, "-m", "minilpr", "experiment", "stn", "--steps", "100000",
+               "--budget", "0", "--seeds", "1", "--jobs", "2", "--test-size", "8",
+               "--batch", "2", "--eval-every", "50", "--workers", "0", "--no-progress",
+               "--out", str(out)]
+    runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True)
+    logs = [out / "cells" / cell / "seed0" / "log.csv" for cell in ("no-stn", "stn")]
+    deadline = time.monotonic() + 240
+    while not all(log.is_file() for log in logs) and time.monotonic() < deadline:
+        assert runner.poll() is None, runner.stdout.read()
+        time.sleep(0.5)
+    assert all(log.is_file() for log in logs), "the cells never started training"
+    runner.send_signal(signal.SIGINT)           # the runner only: its jobs get nothing
+    try:
+        output, _ = runner.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(runner.pid, signal.SIGKILL)
+        raise AssertionError("the runner did not stop its jobs") from None
+    assert runner.returncode == 130, output
+    for log in logs:
+        assert (log.parent / "checkpoint.npz").is_file(), output
+    assert "interrupted" in output
