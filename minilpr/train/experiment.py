@@ -63,14 +63,15 @@ PATENT_TABLE5 = {(1, 128): (90.0, 0.61), (1, 256): (93.1, 0.51), (1, 512): (91.5
 PATENT_TABLE6 = {1: (93.1, 0.49), 2: (94.6, 0.53), 3: (91.5, 0.97)}
 
 # Per experiment: the step budget, the wall-clock cap per cell (minutes) and the seeds, chosen
-# so each default grid takes about 3 h on two cores with two cells at once (--jobs 2, ~0.45 s a
-# step each; docs/experiments.md). 3,000 steps left the first cell on CTC's blank plateau
-# (synthetic character accuracy 12 %); the tilted stream needs longer than the shipped run's
-# ~2,500 steps to leave it. The cap is a safety net, about twice a cell's expected time, so
-# that the steps, not a loaded machine, end the cells.
-DEFAULTS = {"stn": {"steps": 6000, "budget": 90.0, "seeds": 3},
-            "bilstm": {"steps": 4000, "budget": 60.0, "seeds": 1},
-            "fc": {"steps": 6000, "budget": 90.0, "seeds": 2}}
+# so that a default grid takes about 3 h on two cores with two cells at once (--jobs 2, 115-155
+# plates/s each; docs/experiments.md). The tilted stream keeps a `tiny` network on CTC's blank
+# plateau for ~3,000 steps, and only a learning rate still near its peak gets it off: with the
+# cosine over 6,000 steps the first cell was still on it at 4,200 (character accuracy 18 %),
+# over 12,000 it left at 3,000 (77 % at 4,800). The cap is a safety net, about twice a cell's
+# expected time, so that the steps, not a loaded machine, end the cells.
+DEFAULTS = {"stn": {"steps": 12000, "budget": 120.0, "seeds": 3},
+            "bilstm": {"steps": 8000, "budget": 75.0, "seeds": 1},
+            "fc": {"steps": 12000, "budget": 120.0, "seeds": 2}}
 
 
 @dataclass(frozen=True)

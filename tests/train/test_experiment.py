@@ -69,8 +69,8 @@ def test_bad_names_are_refused_in_one_line():
 
 def test_defaults_fill_what_is_not_given():
     plan = plan_with_defaults("stn", steps=None, budget_minutes=None, seeds=None)
-    assert (plan.steps, plan.budget_minutes, plan.seeds) == (6000, 90.0, 3)
-    assert plan.eval_every == 600 and plan.stn_stage == 1500
+    assert (plan.steps, plan.budget_minutes, plan.seeds) == (12000, 120.0, 3)
+    assert plan.eval_every == 1200 and plan.stn_stage == 3000
     plan = plan_with_defaults("bilstm", steps=40, seeds=None)
     assert plan.steps == 40 and plan.eval_every == 4 and plan.seeds == 1
 
