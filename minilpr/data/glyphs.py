@@ -10,10 +10,11 @@ A face draws the letters and digits (``FACES``):
   bar as heavy as the font's stem.
 
 Province and special characters always come from Noto Sans CJK SC, whose glyphs are not the
-plate font's: the realistic mix also draws them in one of ``PROVINCE_SHAPES`` seeded
-distortions of Noto's glyph (``shape > 0``: a smooth elastic warp that moves the strokes and
-components, and an ink box a little smaller than the slot), so that the model learns the
-character and not one typeface's drawing of it. Every font glyph is drawn once with
+plate font's. ``Typeface(province_shapes=K)`` can also draw them in seeded distortions of
+Noto's glyph (``shape > 0``: a smooth elastic warp that moves the strokes and components, and
+an ink box a little smaller than the slot), meant to teach the character rather than one
+typeface's drawing of it; measured, they did not help real plates, so they are off by default
+(docs/data.md). Every font glyph is drawn once with
 Pillow/FreeType at size 256, cropped to its ink and thickened (``glyph_master``); each
 (character, slot size, weight, face, shape) mask is then resized once and kept
 (``glyph_mask``). A plate is an alpha blend of these cached masks
@@ -60,8 +61,8 @@ STROKE_WEIGHTS = (0.005, 0.015, 0.03)
 # The same for the province characters of the realistic mix, drawn apart from the letters' and
 # spread around the ink measured in the real crops' province slots (docs/data.md).
 PROVINCE_WEIGHTS = (0.005, 0.01, 0.02, 0.03, 0.04)
-# How many distorted drawings of each Chinese character the realistic mix draws from; shape 0
-# is the font's own glyph, shapes 1 .. PROVINCE_SHAPES - 1 are seeded warps of it (``warped_master``).
+# The most drawings of each Chinese character a Typeface can draw from: shape 0 is the font's
+# own glyph, shapes 1 .. PROVINCE_SHAPES - 1 are seeded warps of it (``warped_master``).
 PROVINCE_SHAPES = 8
 # The warps' size, in fractions of the glyph height at font size 256: the displacement field is
 # white noise smoothed by a Gaussian of WARP_SMOOTHNESS and scaled to a largest shift of
@@ -139,8 +140,7 @@ def warped_master(char: str, weight: float, shape: int) -> np.ndarray:
     """
     if not 0 < shape < PROVINCE_SHAPES:
         raise ValueError(f"shape must be in 0 .. {PROVINCE_SHAPES - 1}, got {shape}")
-    # crc32, not hash(): Python salts str hashes per process, and the warp must not change
-    rng = np.random.default_rng([zlib.crc32(char.encode()), shape])
+    rng = _shape_rng(char, shape)
     master = glyph_master(char, weight)
     pad = round(WARP_SHIFT * master.shape[0]) + 1    # room for ink pushed over the edge
     padded = np.pad(master, pad)
@@ -156,12 +156,21 @@ def warped_master(char: str, weight: float, shape: int) -> np.ndarray:
     return warped[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
 
 
+def _shape_rng(char: str, shape: int, *part: int) -> np.random.Generator:
+    """The generator of ``char``'s shape ``shape``: its warp, or with ``part`` 1 its ink box.
+
+    Seeded by crc32, not hash(): Python salts str hashes per process, and a shape must be the
+    same in every process and every run.
+    """
+    return np.random.default_rng([zlib.crc32(char.encode()), shape, *part])
+
+
 def _ink_box(char: str, shape: int) -> tuple[float, float]:
     """The fractions (across, down) of the slot that the ink of shape ``shape`` fills; (1, 1)
     for the font's own glyph. Seeded like ``warped_master``: a shape always has the same box."""
     if not shape:
         return 1.0, 1.0
-    rng = np.random.default_rng([zlib.crc32(char.encode()), shape, 1])
+    rng = _shape_rng(char, shape, 1)
     (x_lo, x_hi), (y_lo, y_hi) = INK_BOX
     return float(rng.uniform(x_lo, x_hi)), float(rng.uniform(y_lo, y_hi))
 
@@ -293,7 +302,7 @@ class Typeface:
     @classmethod
     def classic(cls) -> "Typeface":
         """Noto Sans CJK for every character, one weight per plate: the first generator."""
-        return cls(faces=(("noto", 1.0),), p_mixed=0.0, province_weights=(), province_shapes=1)
+        return cls(faces=(("noto", 1.0),), p_mixed=0.0, province_weights=())
 
     def __post_init__(self):
         names = [f for f, _ in self.faces]

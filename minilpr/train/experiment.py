@@ -467,8 +467,9 @@ def _run_in_processes(plan, out, pairs, todo, jobs: int, workers: int, report) -
         # cell's checkpoint. A SIGINT sent to this process alone (kill -INT) does not: after a
         # grace period for the saves, pass it on to any job still running, so that none is left
         # training with nobody waiting for it.
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS   # one grace period for all
         for process in processes:
-            process.join(timeout=INTERRUPT_GRACE_SECONDS)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
         for process in processes:
             if process.is_alive():
                 os.kill(process.pid, signal.SIGINT)
