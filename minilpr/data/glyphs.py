@@ -72,6 +72,14 @@ PROVINCE_SHAPES = 8
 WARP_SMOOTHNESS = 0.12
 WARP_SHIFT = 0.05
 INK_BOX = ((0.82, 1.0), (0.9, 1.0))
+# The ink boxes of the font's own Chinese glyph (no warp) that ``Typeface(province_boxes=K)``
+# draws from, as (across, down) ranges in fractions of the slot: box 0 fills the slot, boxes
+# 1 .. PROVINCE_BOXES - 1 are seeded draws from these ranges. Plates from other font revisions,
+# and crops whose province slot the camera saw narrower, draw the character in a smaller box
+# than Noto's glyph stretched over the slot; a model that saw only the full slot reads a 皖
+# drawn 0.75 of the slot wide as 赣 or 桂 (docs/data.md).
+PROVINCE_BOX = ((0.75, 1.0), (0.85, 1.0))
+PROVINCE_BOXES = 8
 
 
 @lru_cache(maxsize=None)
@@ -81,16 +89,18 @@ def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1], face: str = "not
     Parameters
     ----------
     weight : float
-        Dilation radius as a fraction of the glyph height (``STROKE_WEIGHTS``); for
-        ``face="stroke"`` the pen's width in mm (``stroke_font.STROKE_MM``).
+        Dilation radius as a fraction of the glyph height (``STROKE_WEIGHTS``); a negative
+        weight erodes by that fraction instead, for strokes lighter than the font's regular
+        weight (``PROVINCE_WEIGHTS``); for ``face="stroke"`` the pen's width in mm
+        (``stroke_font.STROKE_MM``).
     face : str
         One of ``FACES``.
 
     Returns
     -------
     mask : (h, w) float32 in [0, 1]
-        Coverage (1 = ink), dilated by ``weight`` times the glyph height: plate characters have
-        heavier strokes than the font's regular weight. For the fill faces a 1 is a bar of the
+        Coverage (1 = ink), dilated (eroded for a negative ``weight``) by ``weight`` times the
+        glyph height: plate letters have heavier strokes than the font's regular weight. For the fill faces a 1 is a bar of the
         font's stem width in a box of the slot's proportions; for ``"stroke"`` every glyph is
         its whole 45 × 90 box.
     """
@@ -111,9 +121,12 @@ def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1], face: str = "not
     mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     if char == "1" and face == "noto":
         mask = _cut_foot(mask)
-    radius = max(1, round(mask.shape[0] * weight * _THICKENING.get(face, 1.0)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    mask = cv2.dilate(np.pad(mask, radius), kernel)
+    if weight < 0:
+        mask = _thinned(mask, round(mask.shape[0] * -weight))
+    else:
+        radius = max(1, round(mask.shape[0] * weight * _THICKENING.get(face, 1.0)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        mask = cv2.dilate(np.pad(mask, radius), kernel)
     return _bar_like_stem(mask) if char == "1" and face != "noto" else mask
 
 
@@ -165,14 +178,31 @@ def _shape_rng(char: str, shape: int, *part: int) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(char.encode()), shape, *part])
 
 
-def _ink_box(char: str, shape: int) -> tuple[float, float]:
-    """The fractions (across, down) of the slot that the ink of shape ``shape`` fills; (1, 1)
-    for the font's own glyph. Seeded like ``warped_master``: a shape always has the same box."""
-    if not shape:
+def _ink_box(char: str, shape: int, box: int = 0) -> tuple[float, float]:
+    """The fractions (across, down) of the slot that the ink of shape ``shape`` fills: for a
+    warp a seeded box of ``INK_BOX``; for the font's own glyph (1, 1), or with ``box`` > 0 a
+    seeded box of ``PROVINCE_BOX``. Seeded like ``warped_master``: a shape or a box always has
+    the same size."""
+    if shape:
+        rng, ((x_lo, x_hi), (y_lo, y_hi)) = _shape_rng(char, shape, 1), INK_BOX
+    elif box:
+        rng, ((x_lo, x_hi), (y_lo, y_hi)) = _shape_rng(char, box, 2), PROVINCE_BOX
+    else:
         return 1.0, 1.0
-    rng = _shape_rng(char, shape, 1)
-    (x_lo, x_hi), (y_lo, y_hi) = INK_BOX
     return float(rng.uniform(x_lo, x_hi)), float(rng.uniform(y_lo, y_hi))
+
+
+def _thinned(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` eroded by an ellipse of ``radius`` pixels: strokes thinner than the font's.
+
+    Raises ValueError when the erosion would leave less than half the ink, since that is no
+    longer the character but its skeleton's fragments.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    thin = cv2.erode(mask, kernel)
+    if thin.sum() < 0.5 * mask.sum():
+        raise ValueError(f"a thinning of {radius} px leaves less than half of the glyph's ink")
+    return thin
 
 
 def _cut_foot(mask: np.ndarray) -> np.ndarray:
@@ -209,7 +239,7 @@ def _bar_like_stem(one: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHTS[-1],
-               face: str = "noto", shape: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               face: str = "noto", shape: int = 0, box: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``char`` fitted into a ``height × width`` pixel slot, as the plate font places it.
 
     Every plate character has the same slot (45 × 90 mm). Chinese characters fill it (always in
@@ -227,6 +257,9 @@ def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHT
     shape : int
         For a Chinese character, 0 for Noto's glyph filling the slot, or one of its warps
         (``warped_master``), whose ink fills a centred box of ``_ink_box`` of the slot.
+    box : int
+        For a Chinese character in the font's own glyph (``shape`` 0): 0 fills the slot,
+        1 .. ``PROVINCE_BOXES - 1`` a centred box of ``PROVINCE_BOX`` seeded by (char, box).
 
     Returns
     -------
@@ -236,13 +269,15 @@ def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHT
     cjk = _is_cjk(char)
     if cjk and face != "noto":
         raise ValueError(f"Chinese characters are drawn in face 'noto', not {face!r}")
-    if shape and not cjk:
-        raise ValueError(f"only Chinese characters have warped shapes, not {char!r}")
+    if (shape or box) and not cjk:
+        raise ValueError(f"only Chinese characters have warped shapes or ink boxes, not {char!r}")
+    if not 0 <= box < PROVINCE_BOXES:
+        raise ValueError(f"box must be in 0 .. {PROVINCE_BOXES - 1}, got {box}")
     master = warped_master(char, weight, shape) if shape else glyph_master(char, weight, face)
     h, w = master.shape
     ink_height = height
     if cjk:
-        across, down = _ink_box(char, shape)
+        across, down = _ink_box(char, shape, box)
         ink_width = max(1, round(width * across))
         ink_height = max(1, round(height * down))
     elif face != "noto":
@@ -285,6 +320,11 @@ class Typeface:
         uniformly: 1 (the default) is Noto's glyph only, more adds its warps, up to
         ``PROVINCE_SHAPES``. The warps did not help real plates (docs/data.md), so they are
         off; with 1 the plates draw exactly the random numbers they drew before warps existed.
+    province_boxes : int
+        How many ink boxes the font's own Chinese glyph is drawn in, one per plate, uniformly:
+        1 (the default) fills the slot; more adds seeded boxes of ``PROVINCE_BOX`` (narrower
+        and shorter), up to ``PROVINCE_BOXES``. A warped shape keeps its own box. With 1 the
+        plates draw exactly the random numbers they drew before boxes existed.
 
     ``Typeface()`` is the realistic mix; ``Typeface.classic()`` the first generator's look
     (Noto for everything, one weight per plate), drawing the same random numbers it did.
@@ -298,6 +338,7 @@ class Typeface:
     stroke_mm: tuple[float, ...] = STROKE_MM
     province_weights: tuple[float, ...] = PROVINCE_WEIGHTS
     province_shapes: int = 1
+    province_boxes: int = 1
 
     @classmethod
     def classic(cls) -> "Typeface":
@@ -318,6 +359,9 @@ class Typeface:
         if not 1 <= self.province_shapes <= PROVINCE_SHAPES:
             raise ValueError(f"Typeface: province_shapes must be in 1 .. {PROVINCE_SHAPES}, "
                              f"got {self.province_shapes}")
+        if not 1 <= self.province_boxes <= PROVINCE_BOXES:
+            raise ValueError(f"Typeface: province_boxes must be in 1 .. {PROVINCE_BOXES}, "
+                             f"got {self.province_boxes}")
         # derived once (a frozen dataclass sets them through object.__setattr__)
         object.__setattr__(self, "_cdf", np.cumsum(frequencies).tolist())
         object.__setattr__(self, "_total", sum(frequencies))
@@ -328,22 +372,26 @@ class Typeface:
         i = bisect.bisect_right(self._cdf, u * self._total)
         return self.faces[min(i, len(self.faces) - 1)][0]
 
-    def draw(self, text: str, rng: np.random.Generator | None) -> list[tuple[str, float, int]]:
-        """(face, weight, shape) for each character of ``text``; ``rng=None`` is the canonical
-        plate (the first face at its heaviest font weight or a 10 mm pen, the boldest province
-        in Noto's own glyph). ``shape`` is 0 for letters and digits."""
+    def draw(self, text: str, rng: np.random.Generator | None) -> list[tuple[str, float, int, int]]:
+        """(face, weight, shape, box) for each character of ``text`` (``glyph_mask``'s
+        arguments); ``rng=None`` is the canonical plate (the first face at its heaviest font
+        weight or a 10 mm pen, the boldest province in Noto's own glyph filling its slot).
+        ``shape`` and ``box`` are 0 for letters and digits."""
         if rng is None:
             face = self.faces[0][0]
             weight = 10.0 if face == "stroke" else self.font_weights[-1]
             province = (self.province_weights or self.font_weights)[-1]
-            return [("noto", province, 0) if _is_cjk(c) else (face, weight, 0) for c in text]
+            return [("noto", province, 0, 0) if _is_cjk(c) else (face, weight, 0, 0)
+                    for c in text]
         if self._classic:
             # the classic plate: one weight for every character, one draw (as it always was)
             weight = self.font_weights[rng.integers(len(self.font_weights))]
-            return [("noto", weight, 0)] * len(text)
-        # one call for all the plate's draws: NumPy's per-call overhead dominates such small draws
-        warped = self.province_shapes > 1
-        u = rng.random(5 + warped + len(text)).tolist()
+            return [("noto", weight, 0, 0)] * len(text)
+        # one call for all the plate's draws: NumPy's per-call overhead dominates such small
+        # draws; the optional ones (warps, boxes) only when asked for, so that the default
+        # plates draw the numbers they always drew
+        warped, boxed = self.province_shapes > 1, self.province_boxes > 1
+        u = rng.random(5 + warped + boxed + len(text)).tolist()
         weight = self.font_weights[int(u[0] * len(self.font_weights))]
         weights = self.province_weights or self.font_weights
         province = weights[int(u[1] * len(weights))]
@@ -351,13 +399,14 @@ class Typeface:
         mixed = u[3] < self.p_mixed
         face = self._face(u[4])
         shape = int(u[5] * self.province_shapes) if warped else 0
+        box = int(u[5 + warped] * self.province_boxes) if boxed and not shape else 0
         out = []
-        for c, u_char in zip(text, u[5 + warped:]):
+        for c, u_char in zip(text, u[5 + warped + boxed:]):
             if _is_cjk(c):
-                out.append(("noto", province, shape))
+                out.append(("noto", province, shape, box))
                 continue
             f = self._face(u_char) if mixed else face
-            out.append((f, pen if f == "stroke" else weight, 0))
+            out.append((f, pen if f == "stroke" else weight, 0, 0))
         return out
 
 

@@ -310,7 +310,7 @@ def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, s
                      np.float32)  # (L, 4) slots in pixels
     slots = _slot_sizes(layout, sx, sy)
     text_ink = _ink(STYLES[style].text, rng, gray)
-    styles = (_CLASSIC if typeface is None else typeface).draw(text, rng)  # (face, weight, shape)s
+    styles = (_CLASSIC if typeface is None else typeface).draw(text, rng)  # (face, weight, shape, box)s
     # All characters in one blend: their masks are laid into one coverage map of the text band
     # and the band is blended once with an image of the ink colour. One OpenCV call instead of
     # one per character (with its ink array) saves most of the per-plate Python overhead; the
@@ -325,8 +325,8 @@ def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, s
     coverage = np.zeros(band.shape[:2], np.float32)         # (band_h, band_w) 1 = ink
     ink = np.empty_like(band)
     ink[:] = text_ink
-    for (char, x, y, slot_w, slot_h), (face, weight, shape) in zip(places, styles):
-        key = (char, slot_w, slot_h, weight, face, shape)
+    for (char, x, y, slot_w, slot_h), (face, weight, shape, box) in zip(places, styles):
+        key = (char, slot_w, slot_h, weight, face, shape, box)
         mask = _MASKS.get(key)
         if mask is None:   # a plain dict in front of glyph_mask's lru_cache: a cheaper lookup
             if len(_MASKS) >= 4096:   # bounded like glyph_mask's cache (scenes use many sizes)

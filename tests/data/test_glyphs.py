@@ -1,13 +1,14 @@
 """The plate font's glyphs: every character present, distinct, fitted to its slot, emboldened."""
 
+import cv2
 import numpy as np
 import pytest
 
 from minilpr.data.charset import BLANK, CHARS, PROVINCES, SPECIALS
 from minilpr.data.fonts import FACE_FILES, cjk_font_path, face_path, missing_glyphs
-from minilpr.data.glyphs import (FACES, FONT_FACES, INK_BOX, PROVINCE_SHAPES, PROVINCE_WEIGHTS,
-                                 STROKE_WEIGHTS, WARP_SHIFT, Typeface, glyph_mask, glyph_master,
-                                 warped_master)
+from minilpr.data.glyphs import (FACES, FONT_FACES, INK_BOX, PROVINCE_BOX, PROVINCE_BOXES,
+                                 PROVINCE_SHAPES, PROVINCE_WEIGHTS, STROKE_WEIGHTS, WARP_SHIFT,
+                                 Typeface, glyph_mask, glyph_master, warped_master)
 from minilpr.data.stroke_font import STROKE_MM
 
 PLATE_CHARS = [c for i, c in enumerate(CHARS) if i != BLANK]
@@ -59,6 +60,22 @@ def test_stroke_weights_thicken_the_ink_inside_the_slot(char):
     assert glyph_mask(char, 45, 90)[0].mean() == ink[-1]     # the canonical plate is the boldest
 
 
+
+@pytest.mark.parametrize("char", ["皖", "京", "桂"])
+def test_negative_weights_thin_the_strokes_and_refuse_to_shred_them(char):
+    ink = [glyph_master(char, weight).sum() for weight in (-0.01, -0.005, 0.005)]
+    assert np.all(np.diff(ink) > 0.05 * ink[-1]), ink     # lighter the more negative
+    thin, regular = glyph_master(char, -0.01) > 0.5, glyph_master(char, 0.005) > 0.5
+    # erosion only takes ink away: every thin pixel lies inside the regular glyph, which is the
+    # same crop padded by the dilation's radius on every side
+    pad = (regular.shape[0] - thin.shape[0]) // 2
+    assert regular.shape == (thin.shape[0] + 2 * pad, thin.shape[1] + 2 * pad)
+    assert not (thin & ~regular[pad:pad + thin.shape[0], pad:pad + thin.shape[1]]).any()
+    mask, _ = glyph_mask(char, 45, 90, -0.01)
+    assert mask.shape == (90, 45) and 0.05 < mask.mean() < glyph_mask(char, 45, 90, 0.005)[0].mean()
+    with pytest.raises(ValueError, match="less than half"):
+        glyph_master(char, -0.05)
+
 LATIN = [c for c in PLATE_CHARS if c not in PROVINCES + SPECIALS]
 FILL_FACES = ("stroke",) + FONT_FACES
 
@@ -104,20 +121,20 @@ def test_typeface_mix_is_honoured_per_plate_and_per_character():
                         province_shapes=PROVINCE_SHAPES)
     rng = np.random.default_rng(0)
     plates = [typeface.draw("京A12345", rng) for _ in range(2000)]
-    assert all(len({f for f, _, _ in p[1:]}) == 1 for p in plates)         # one face a plate
+    assert all(len({f for f, _, _, _ in p[1:]}) == 1 for p in plates)         # one face a plate
     assert all(p[0][0] == "noto" and p[0][1] in PROVINCE_WEIGHTS for p in plates)
     share = np.mean([p[1][0] == "stroke" for p in plates])
     assert abs(share - 0.75) < 0.03, share
-    assert {w for p in plates for f, w, _ in p if f == "stroke"} == set(STROKE_MM)
-    assert {w for p in plates for f, w, _ in p if f == "dejavu"} == set(STROKE_WEIGHTS)
+    assert {w for p in plates for f, w, _, _ in p if f == "stroke"} == set(STROKE_MM)
+    assert {w for p in plates for f, w, _, _ in p if f == "dejavu"} == set(STROKE_WEIGHTS)
     # the province's shape: every one of them turns up, about equally; letters have none
     shapes = np.array([p[0][2] for p in plates])
     assert set(shapes.tolist()) == set(range(PROVINCE_SHAPES))
     assert np.bincount(shapes).min() > 2000 / PROVINCE_SHAPES * 0.7
-    assert all(s == 0 for p in plates for _, _, s in p[1:])
+    assert all(s == b == 0 for p in plates for _, _, s, b in p[1:])
     mixed = Typeface(faces=(("stroke", 1.0), ("dejavu", 1.0)), p_mixed=1.0)
     plates = [mixed.draw("京A12345", rng) for _ in range(200)]
-    assert np.mean([len({f for f, _, _ in p[1:]}) == 2 for p in plates]) > 0.9
+    assert np.mean([len({f for f, _, _, _ in p[1:]}) == 2 for p in plates]) > 0.9
     fonts_own = Typeface()
     assert {fonts_own.draw("京A12345", rng)[0][2] for _ in range(50)} == {0}
 
@@ -128,15 +145,16 @@ def test_typeface_is_deterministic_and_classic_draws_what_the_first_generator_dr
     rng, reference = np.random.default_rng(4), np.random.default_rng(4)
     styles = Typeface.classic().draw("京A12345", rng)
     weight = STROKE_WEIGHTS[reference.integers(len(STROKE_WEIGHTS))]   # the one draw it made
-    assert styles == [("noto", weight, 0)] * 7
+    assert styles == [("noto", weight, 0, 0)] * 7
     assert rng.random() == reference.random()                        # and nothing more
-    assert Typeface.classic().draw("京A12345", None) == [("noto", STROKE_WEIGHTS[-1], 0)] * 7
+    assert Typeface.classic().draw("京A12345", None) == [("noto", STROKE_WEIGHTS[-1], 0, 0)] * 7
 
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(faces=(("comic", 1.0),)), "faces"), (dict(faces=()), "faces"),
     (dict(faces=(("stroke", -1.0),)), "faces"), (dict(p_mixed=2.0), "p_mixed"),
-    (dict(stroke_mm=()), "stroke_mm"),
+    (dict(stroke_mm=()), "stroke_mm"), (dict(province_boxes=0), "province_boxes"),
+    (dict(province_boxes=PROVINCE_BOXES + 1), "province_boxes"),
 ])
 def test_typeface_errors(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -174,3 +192,51 @@ def test_province_shapes_are_refused_where_they_do_not_exist():
         glyph_mask("A", 45, 90, 0.02, "noto", 1)
     with pytest.raises(ValueError, match="province_shapes"):
         Typeface(province_shapes=0)
+
+
+def test_province_boxes_turn_up_evenly_and_leave_letters_and_warps_alone():
+    rng = np.random.default_rng(5)
+    plates = [Typeface(province_boxes=PROVINCE_BOXES).draw("京A12345", rng) for _ in range(2000)]
+    boxes = np.array([p[0][3] for p in plates])
+    assert set(boxes.tolist()) == set(range(PROVINCE_BOXES))
+    assert np.bincount(boxes).min() > 2000 / PROVINCE_BOXES * 0.7
+    assert all(b == 0 for p in plates for _, _, _, b in p[1:])             # letters: no box
+    both = Typeface(province_shapes=PROVINCE_SHAPES, province_boxes=PROVINCE_BOXES)
+    styles = [both.draw("京A12345", rng)[0] for _ in range(500)]
+    assert all(box == 0 for _, _, shape, box in styles if shape)            # a warp keeps its box
+    assert {box for _, _, shape, box in styles if not shape} == set(range(PROVINCE_BOXES))
+
+
+def test_default_typeface_draws_the_numbers_it_drew_before_boxes():
+    rng, reference = np.random.default_rng(6), np.random.default_rng(6)
+    Typeface().draw("京A12345", rng)
+    reference.random(5 + 7)                     # the five plate draws and one per character
+    assert rng.random() == reference.random()
+
+
+@pytest.mark.parametrize("char", ["皖", "京", "桂"])
+def test_province_box_is_a_smaller_centred_copy_of_the_glyph_and_repeats(char):
+    full = glyph_mask(char, 45, 90, 0.02)[0]
+    (x_lo, x_hi), (y_lo, y_hi) = PROVINCE_BOX
+    widths, heights = set(), set()
+    for box in range(1, PROVINCE_BOXES):
+        mask = glyph_mask(char, 45, 90, 0.02, "noto", 0, box)[0]
+        assert np.array_equal(mask, glyph_mask.__wrapped__(char, 45, 90, 0.02, "noto", 0, box)[0])
+        cols = np.nonzero(mask.max(axis=0) > 0.02)[0]
+        rows = np.nonzero(mask.max(axis=1) > 0.02)[0]
+        width, height = cols.max() - cols.min() + 1, rows.max() - rows.min() + 1
+        assert round(x_lo * 45) - 1 <= width <= round(x_hi * 45) + 1
+        assert round(y_lo * 90) - 1 <= height <= round(y_hi * 90) + 1
+        # centred: the margins left and right (top and bottom) differ by at most a pixel
+        assert abs(cols.min() - (44 - cols.max())) <= 1 and abs(rows.min() - (89 - rows.max())) <= 1
+        # the same drawing, smaller: resized back to the slot it matches the full-slot glyph
+        back = cv2.resize(mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1], (45, 90),
+                          interpolation=cv2.INTER_AREA)
+        assert np.abs(back - full).mean() < 0.08
+        widths.add(width)
+        heights.add(height)
+    assert len(widths) > 2 and len(heights) > 2        # the boxes differ from one another
+    with pytest.raises(ValueError, match="box"):
+        glyph_mask(char, 45, 90, 0.02, "noto", 0, PROVINCE_BOXES)
+    with pytest.raises(ValueError, match="ink boxes"):
+        glyph_mask("A", 45, 90, 0.02, "noto", 0, 1)

@@ -142,9 +142,9 @@ def test_a_single_face_typeface_draws_that_face(face, monkeypatch):
     drawn = []
     original = glyphs.glyph_mask
 
-    def spy(char, width, height, weight, face_, shape):
+    def spy(char, width, height, weight, face_, shape, box):
         drawn.append(face_ if char not in "京沪粤" else "cjk")
-        return original(char, width, height, weight, face_, shape)
+        return original(char, width, height, weight, face_, shape, box)
 
     monkeypatch.setattr(plate_render, "glyph_mask", spy)
     monkeypatch.setattr(plate_render, "_MASKS", {})
