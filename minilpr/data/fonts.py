@@ -18,6 +18,7 @@ CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 FACE_FILES = {
     "noto": ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf"),
     "noto_mono": ("mplfonts", "fonts/NotoSansMonoCJKsc-Regular.otf"),
+    "noto_serif": ("mplfonts", "fonts/NotoSerifCJKsc-Regular.otf"),
     "dejavu": ("matplotlib", "mpl-data/fonts/ttf/DejaVuSans.ttf"),
     "dejavu_bold": ("matplotlib", "mpl-data/fonts/ttf/DejaVuSans-Bold.ttf"),
     "dejavu_mono": ("matplotlib", "mpl-data/fonts/ttf/DejaVuSansMono.ttf"),

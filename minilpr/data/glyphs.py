@@ -9,12 +9,13 @@ A face draws the letters and digits (``FACES``):
   font's glyph stretched to fill the slot, as the standard draws every character; their 1 is a
   bar as heavy as the font's stem.
 
-Province and special characters always come from Noto Sans CJK SC, whose glyphs are not the
-plate font's. ``Typeface(province_shapes=K)`` can also draw them in seeded distortions of
+Province and special characters come from Noto Sans CJK SC, whose glyphs are not the plate
+font's; ``Typeface(province_faces=...)`` can also draw them in Noto Serif CJK SC (``CJK_FACES``). ``Typeface(province_shapes=K)`` can also draw them in seeded distortions of
 Noto's glyph (``shape > 0``: a smooth elastic warp that moves the strokes and components, and
 an ink box a little smaller than the slot), meant to teach the character rather than one
 typeface's drawing of it; measured, they did not help real plates, so they are off by default
-(docs/data.md). Every font glyph is drawn once with
+(docs/data.md). ``Typeface(province_boxes=K)`` draws the font's own Chinese glyph in one of K
+seeded ink boxes narrower and shorter than the slot (``PROVINCE_BOX``). Every font glyph is drawn once with
 Pillow/FreeType at size 256, cropped to its ink and thickened (``glyph_master``); each
 (character, slot size, weight, face, shape) mask is then resized once and kept
 (``glyph_mask``). A plate is an alpha blend of these cached masks
@@ -38,6 +39,9 @@ from minilpr.data.stroke_font import STROKE_MM, stroke_glyph
 
 FONT_FACES = ("noto_fill", "noto_mono", "dejavu", "dejavu_bold", "dejavu_mono")
 FACES = ("noto", "stroke") + FONT_FACES
+# The faces that draw the Chinese characters (``Typeface.province_faces``): Noto Sans CJK, and
+# Noto Serif CJK (a Song face, also OFL, inside mplfonts) for a second drawing of each.
+CJK_FACES = ("noto", "noto_serif")
 _FILE_OF = {"noto": "noto", "noto_fill": "noto"}   # faces that share a font file
 # glyphs a face draws unlike a plate, and the glyph drawn instead: DejaVu Sans Mono's zero is
 # dotted, its O is the plain oval plates show (plates never carry the letter O)
@@ -108,8 +112,8 @@ def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1], face: str = "not
 
     if face == "stroke":
         return stroke_glyph(char, float(weight))
-    if face not in FACES:
-        raise ValueError(f"face must be one of {FACES}, got {face!r}")
+    if face not in FACES + CJK_FACES:
+        raise ValueError(f"face must be one of {FACES + CJK_FACES}, got {face!r}")
     font = _font(face)
     canvas = Image.new("L", (384, 384), 0)
     drawn = _SUBSTITUTES.get(face, {}).get(char, char)
@@ -253,7 +257,7 @@ def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHT
     weight : float
         See ``glyph_master``: a dilation fraction, or for ``face="stroke"`` a pen width in mm.
     face : str
-        One of ``FACES``; ignored (Noto) for Chinese characters.
+        One of ``FACES`` for letters and digits, of ``CJK_FACES`` for Chinese characters.
     shape : int
         For a Chinese character, 0 for Noto's glyph filling the slot, or one of its warps
         (``warped_master``), whose ink fills a centred box of ``_ink_box`` of the slot.
@@ -267,10 +271,14 @@ def glyph_mask(char: str, width: int, height: int, weight: float = STROKE_WEIGHT
         The coverage and one minus it (the two weights of a blend).
     """
     cjk = _is_cjk(char)
-    if cjk and face != "noto":
-        raise ValueError(f"Chinese characters are drawn in face 'noto', not {face!r}")
+    if cjk and face not in CJK_FACES:
+        raise ValueError(f"Chinese characters are drawn in a face of {CJK_FACES}, not {face!r}")
+    if not cjk and face in CJK_FACES and face != "noto":
+        raise ValueError(f"face {face!r} draws Chinese characters only, not {char!r}")
     if (shape or box) and not cjk:
         raise ValueError(f"only Chinese characters have warped shapes or ink boxes, not {char!r}")
+    if shape and face != "noto":
+        raise ValueError(f"the warped shapes are of Noto Sans CJK's glyphs, not {face!r}'s")
     if not 0 <= box < PROVINCE_BOXES:
         raise ValueError(f"box must be in 0 .. {PROVINCE_BOXES - 1}, got {box}")
     master = warped_master(char, weight, shape) if shape else glyph_master(char, weight, face)
@@ -325,6 +333,10 @@ class Typeface:
         1 (the default) fills the slot; more adds seeded boxes of ``PROVINCE_BOX`` (narrower
         and shorter), up to ``PROVINCE_BOXES``. A warped shape keeps its own box. With 1 the
         plates draw exactly the random numbers they drew before boxes existed.
+    province_faces : tuple of (face, relative frequency)
+        The faces of the Chinese characters (``CJK_FACES``), one drawn per plate; a plate whose
+        province is not in Noto keeps the font's own glyph (shape 0). With one face (the
+        default, Noto) no number is drawn for it.
 
     ``Typeface()`` is the realistic mix; ``Typeface.classic()`` the first generator's look
     (Noto for everything, one weight per plate), drawing the same random numbers it did.
@@ -339,6 +351,7 @@ class Typeface:
     province_weights: tuple[float, ...] = PROVINCE_WEIGHTS
     province_shapes: int = 1
     province_boxes: int = 1
+    province_faces: tuple[tuple[str, float], ...] = (("noto", 1.0),)
 
     @classmethod
     def classic(cls) -> "Typeface":
@@ -362,6 +375,15 @@ class Typeface:
         if not 1 <= self.province_boxes <= PROVINCE_BOXES:
             raise ValueError(f"Typeface: province_boxes must be in 1 .. {PROVINCE_BOXES}, "
                              f"got {self.province_boxes}")
+        cjk_names = [f for f, _ in self.province_faces]
+        cjk_frequencies = [p for _, p in self.province_faces]
+        if not cjk_names or set(cjk_names) - set(CJK_FACES) or min(cjk_frequencies) < 0 \
+                or sum(cjk_frequencies) <= 0:
+            raise ValueError(f"Typeface: province_faces must pair some of {CJK_FACES} with "
+                             f"non-negative frequencies with a positive sum, "
+                             f"got {self.province_faces}")
+        object.__setattr__(self, "_cjk_cdf", (np.cumsum(cjk_frequencies)
+                                              / sum(cjk_frequencies)).tolist())
         # derived once (a frozen dataclass sets them through object.__setattr__)
         object.__setattr__(self, "_cdf", np.cumsum(frequencies).tolist())
         object.__setattr__(self, "_total", sum(frequencies))
@@ -391,19 +413,25 @@ class Typeface:
         # draws; the optional ones (warps, boxes) only when asked for, so that the default
         # plates draw the numbers they always drew
         warped, boxed = self.province_shapes > 1, self.province_boxes > 1
-        u = rng.random(5 + warped + boxed + len(text)).tolist()
+        faced = len(self.province_faces) > 1
+        extra = warped + boxed + faced
+        u = rng.random(5 + extra + len(text)).tolist()
         weight = self.font_weights[int(u[0] * len(self.font_weights))]
         weights = self.province_weights or self.font_weights
         province = weights[int(u[1] * len(weights))]
         pen = self.stroke_mm[int(u[2] * len(self.stroke_mm))]
         mixed = u[3] < self.p_mixed
         face = self._face(u[4])
-        shape = int(u[5] * self.province_shapes) if warped else 0
+        cjk_face = "noto"
+        if faced:
+            i = bisect.bisect_right(self._cjk_cdf, u[5 + warped + boxed])
+            cjk_face = self.province_faces[min(i, len(self.province_faces) - 1)][0]
+        shape = int(u[5] * self.province_shapes) if warped and cjk_face == "noto" else 0
         box = int(u[5 + warped] * self.province_boxes) if boxed and not shape else 0
         out = []
-        for c, u_char in zip(text, u[5 + warped + boxed:]):
+        for c, u_char in zip(text, u[5 + extra:]):
             if _is_cjk(c):
-                out.append(("noto", province, shape, box))
+                out.append((cjk_face, province, shape, box))
                 continue
             f = self._face(u_char) if mixed else face
             out.append((f, pen if f == "stroke" else weight, 0, 0))

@@ -6,9 +6,10 @@ import pytest
 
 from minilpr.data.charset import BLANK, CHARS, PROVINCES, SPECIALS
 from minilpr.data.fonts import FACE_FILES, cjk_font_path, face_path, missing_glyphs
-from minilpr.data.glyphs import (FACES, FONT_FACES, INK_BOX, PROVINCE_BOX, PROVINCE_BOXES,
-                                 PROVINCE_SHAPES, PROVINCE_WEIGHTS, STROKE_WEIGHTS, WARP_SHIFT,
-                                 Typeface, glyph_mask, glyph_master, warped_master)
+from minilpr.data.glyphs import (CJK_FACES, FACES, FONT_FACES, INK_BOX, PROVINCE_BOX,
+                                 PROVINCE_BOXES, PROVINCE_SHAPES, PROVINCE_WEIGHTS,
+                                 STROKE_WEIGHTS, WARP_SHIFT, Typeface, glyph_mask, glyph_master,
+                                 warped_master)
 from minilpr.data.stroke_font import STROKE_MM
 
 PLATE_CHARS = [c for i, c in enumerate(CHARS) if i != BLANK]
@@ -240,3 +241,35 @@ def test_province_box_is_a_smaller_centred_copy_of_the_glyph_and_repeats(char):
         glyph_mask(char, 45, 90, 0.02, "noto", 0, PROVINCE_BOXES)
     with pytest.raises(ValueError, match="ink boxes"):
         glyph_mask("A", 45, 90, 0.02, "noto", 0, 1)
+
+
+def test_province_faces_are_drawn_per_plate_in_their_shares_and_letters_keep_theirs():
+    typeface = Typeface(province_faces=(("noto", 1.0), ("noto_serif", 3.0)),
+                        province_shapes=PROVINCE_SHAPES)
+    rng = np.random.default_rng(7)
+    plates = [typeface.draw("京A12345", rng) for _ in range(2000)]
+    serif = np.mean([p[0][0] == "noto_serif" for p in plates])
+    assert abs(serif - 0.75) < 0.03, serif
+    assert all(p[0][2] == 0 for p in plates if p[0][0] == "noto_serif")  # warps are Noto's
+    assert {p[0][2] for p in plates if p[0][0] == "noto"} == set(range(PROVINCE_SHAPES))
+    assert not any(f in CJK_FACES and f != "noto" for p in plates for f, _, _, _ in p[1:])
+
+
+@pytest.mark.parametrize("char", ["皖", "京", "粤"])
+def test_serif_province_glyph_is_another_drawing_of_the_character(char):
+    sans = glyph_mask(char, 45, 90, 0.02)[0]
+    serif = glyph_mask(char, 45, 90, 0.02, "noto_serif")[0]
+    other = glyph_mask("桂" if char != "桂" else "京", 45, 90, 0.02, "noto_serif")[0]
+    assert serif.shape == (90, 45) and 0.1 < serif.mean() < 0.8
+    # closer to the same character in the other face than to another character in its own
+    assert np.abs(serif - sans).mean() < np.abs(serif - other).mean()
+    with pytest.raises(ValueError, match="Chinese characters only"):
+        glyph_mask("A", 45, 90, 0.02, "noto_serif")
+    with pytest.raises(ValueError, match="warped"):
+        glyph_mask(char, 45, 90, 0.02, "noto_serif", 1)
+
+
+@pytest.mark.parametrize("faces", [(), (("noto", -1.0),), (("stroke", 1.0),)])
+def test_province_faces_errors(faces):
+    with pytest.raises(ValueError, match="province_faces"):
+        Typeface(province_faces=faces)
