@@ -10,14 +10,15 @@ A face draws the letters and digits (``FACES``):
   bar as heavy as the font's stem.
 
 Province and special characters come from Noto Sans CJK SC, whose glyphs are not the plate
-font's; ``Typeface(province_faces=...)`` can also draw them in Noto Serif CJK SC (``CJK_FACES``). ``Typeface(province_shapes=K)`` can also draw them in seeded distortions of
+font's; ``Typeface(province_faces=...)`` can also draw them in Noto Serif CJK SC
+(``CJK_FACES``). ``Typeface(province_shapes=K)`` can also draw them in seeded distortions of
 Noto's glyph (``shape > 0``: a smooth elastic warp that moves the strokes and components, and
 an ink box a little smaller than the slot), meant to teach the character rather than one
-typeface's drawing of it; measured, they did not help real plates, so they are off by default
-(docs/data.md). ``Typeface(province_boxes=K)`` draws the font's own Chinese glyph in one of K
-seeded ink boxes narrower and shorter than the slot (``PROVINCE_BOX``). Every font glyph is drawn once with
-Pillow/FreeType at size 256, cropped to its ink and thickened (``glyph_master``); each
-(character, slot size, weight, face, shape) mask is then resized once and kept
+typeface's drawing of it; ``Typeface(province_boxes=K)`` draws the font's own glyph in one of
+K seeded ink boxes narrower and shorter than the slot (``PROVINCE_BOX``). Measured, neither
+helped real plates, so both are off by default (docs/data.md). Every font glyph is drawn once
+with Pillow/FreeType at size 256, cropped to its ink and thickened (``glyph_master``); each
+(character, slot size, weight, face, shape, box) mask is then resized once and kept
 (``glyph_mask``). A plate is an alpha blend of these cached masks
 (``minilpr.data.plate_render``). ``Typeface`` says which faces, weights and shapes a generated
 plate is drawn with.
@@ -98,15 +99,15 @@ def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1], face: str = "not
         weight (``PROVINCE_WEIGHTS``); for ``face="stroke"`` the pen's width in mm
         (``stroke_font.STROKE_MM``).
     face : str
-        One of ``FACES``.
+        One of ``FACES``, or of ``CJK_FACES`` for a Chinese character.
 
     Returns
     -------
     mask : (h, w) float32 in [0, 1]
         Coverage (1 = ink), dilated (eroded for a negative ``weight``) by ``weight`` times the
-        glyph height: plate letters have heavier strokes than the font's regular weight. For the fill faces a 1 is a bar of the
-        font's stem width in a box of the slot's proportions; for ``"stroke"`` every glyph is
-        its whole 45 × 90 box.
+        glyph height: plate letters have heavier strokes than the font's regular weight. For
+        the fill faces a 1 is a bar of the font's stem width in a box of the slot's
+        proportions; for ``"stroke"`` every glyph is its whole 45 × 90 box.
     """
     from PIL import Image, ImageDraw
 
