@@ -184,28 +184,48 @@ def _digest(config: SceneConfig, seeds) -> str:
 
 
 CLASSIC_FIXTURE = Path(__file__).parent / "fixtures" / "classic_scenes.npz"
+CLASSIC_CASES = [("default", {}), ("160x224", {"height": 160, "width": 224})]
 
 
-@pytest.mark.parametrize("name, changes", [("default", {}),
-                                           ("160x224", {"height": 160, "width": 224})])
+def _classic_summary(name: str, changes: dict, seed: int) -> dict[str, np.ndarray]:
+    """What the fixture keeps of one classic scene: corners, plate-mask pixels, an 8x-reduced
+    picture."""
+    scene = render_scene(np.random.default_rng(seed), SceneConfig.classic(**changes))
+    h, w = scene.image.shape[:2]
+    return {f"{name}_{seed}_corners": scene.corners,
+            f"{name}_{seed}_ink": np.array(int(scene.mask.astype(bool).sum())),
+            f"{name}_{seed}_thumb": cv2.resize(scene.image, (w // 8, h // 8),
+                                               interpolation=cv2.INTER_AREA)}
+
+
+def write_classic_fixture(path=CLASSIC_FIXTURE) -> None:
+    """Regenerate the fixture (only from a commit whose classic scenes are known good):
+    ``python -c "from tests.data.test_scenes import write_classic_fixture as w; w()"``."""
+    arrays = {}
+    for name, changes in CLASSIC_CASES:
+        for seed in range(3):
+            arrays.update(_classic_summary(name, changes, seed))
+    np.savez_compressed(path, **arrays)
+
+
+@pytest.mark.parametrize("name, changes", CLASSIC_CASES)
 def test_classic_draws_the_first_generator_scenes(name, changes):
     # The fixture holds seeds 0-2 of SceneConfig.classic(**changes) as the first generator drew
-    # them: each scene's plate corners, its plate-mask pixel count and an 8x-reduced picture.
-    # It was made from main at c345ec3, whose classic path drew the digests recorded at e7bc5aa
-    # byte for byte; it replaced those digests when OpenCV 5.1 / Pillow 13 / NumPy 2.4 changed
-    # the rasterisation (OpenCV 4.14 -> 5.1: 3-4 % of the pixels, corners identical). So the
-    # random stream is checked exactly (the corners) and the pixels up to rasterisation: two
-    # library versions differ by 1.3 grey levels on the reduced picture, two seeds by 60-100.
+    # them (_classic_summary). It was made from main at c345ec3, whose classic path drew the
+    # digests recorded at e7bc5aa byte for byte; it replaced those digests when OpenCV 5.1 /
+    # Pillow 13 / NumPy 2.4 changed the rasterisation (OpenCV 4.14 -> 5.1: 3-4 % of the
+    # pixels, corners identical). So the random stream is checked exactly (the corners) and the
+    # pixels up to rasterisation: two library versions differ by 1.3 grey levels on the reduced
+    # picture, two seeds by 60-100.
     expected = np.load(CLASSIC_FIXTURE)
     for seed in range(3):
-        scene = render_scene(np.random.default_rng(seed), SceneConfig.classic(**changes))
+        got = _classic_summary(name, changes, seed)
         key = f"{name}_{seed}"
-        np.testing.assert_allclose(scene.corners, expected[f"{key}_corners"], atol=1e-6)
+        np.testing.assert_allclose(got[f"{key}_corners"], expected[f"{key}_corners"], atol=1e-6)
         ink = int(expected[f"{key}_ink"])
-        assert abs(int(scene.mask.astype(bool).sum()) - ink) <= 0.005 * ink + 2, key
-        h, w = scene.image.shape[:2]
-        thumb = cv2.resize(scene.image, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
-        difference = np.abs(thumb.astype(np.float64) - expected[f"{key}_thumb"]).mean()
+        assert abs(int(got[f"{key}_ink"]) - ink) <= 0.005 * ink + 2, key
+        difference = np.abs(got[f"{key}_thumb"].astype(np.float64)
+                            - expected[f"{key}_thumb"]).mean()
         assert difference < 5.0, (key, difference)
 
 
