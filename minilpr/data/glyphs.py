@@ -130,8 +130,7 @@ def glyph_master(char: str, weight: float = STROKE_WEIGHTS[-1], face: str = "not
         mask = _thinned(mask, round(mask.shape[0] * -weight))
     else:
         radius = max(1, round(mask.shape[0] * weight * _THICKENING.get(face, 1.0)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        mask = cv2.dilate(np.pad(mask, radius), kernel)
+        mask = cv2.dilate(np.pad(mask, radius), _disc(radius))
     return _bar_like_stem(mask) if char == "1" and face != "noto" else mask
 
 
@@ -203,8 +202,7 @@ def _thinned(mask: np.ndarray, radius: int) -> np.ndarray:
     Raises ValueError when the erosion would leave less than half the ink, since that is no
     longer the character but its skeleton's fragments.
     """
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    thin = cv2.erode(mask, kernel)
+    thin = cv2.erode(mask, _disc(radius))
     if thin.sum() < 0.5 * mask.sum():
         raise ValueError(f"a thinning of {radius} px leaves less than half of the glyph's ink")
     return thin
@@ -360,12 +358,7 @@ class Typeface:
         return cls(faces=(("noto", 1.0),), p_mixed=0.0, province_weights=())
 
     def __post_init__(self):
-        names = [f for f, _ in self.faces]
-        frequencies = [p for _, p in self.faces]
-        if not names or set(names) - set(FACES) or min(frequencies) < 0 \
-                or sum(frequencies) <= 0:
-            raise ValueError(f"Typeface: faces must pair some of {FACES} with non-negative "
-                             f"frequencies with a positive sum, got {self.faces}")
+        cdf, total = _mix("faces", self.faces, FACES)
         if not 0 <= self.p_mixed <= 1:
             raise ValueError(f"Typeface: p_mixed must be in [0, 1], got {self.p_mixed}")
         if not self.font_weights or not self.stroke_mm:
@@ -376,24 +369,20 @@ class Typeface:
         if not 1 <= self.province_boxes <= PROVINCE_BOXES:
             raise ValueError(f"Typeface: province_boxes must be in 1 .. {PROVINCE_BOXES}, "
                              f"got {self.province_boxes}")
-        cjk_names = [f for f, _ in self.province_faces]
-        cjk_frequencies = [p for _, p in self.province_faces]
-        if not cjk_names or set(cjk_names) - set(CJK_FACES) or min(cjk_frequencies) < 0 \
-                or sum(cjk_frequencies) <= 0:
-            raise ValueError(f"Typeface: province_faces must pair some of {CJK_FACES} with "
-                             f"non-negative frequencies with a positive sum, "
-                             f"got {self.province_faces}")
-        object.__setattr__(self, "_cjk_cdf", (np.cumsum(cjk_frequencies)
-                                              / sum(cjk_frequencies)).tolist())
         # derived once (a frozen dataclass sets them through object.__setattr__)
-        object.__setattr__(self, "_cdf", np.cumsum(frequencies).tolist())
-        object.__setattr__(self, "_total", sum(frequencies))
-        object.__setattr__(self, "_classic", names == ["noto"] and not self.province_weights)
+        object.__setattr__(self, "_mixes", {"faces": (cdf, total),
+                                            "province_faces": _mix("province_faces",
+                                                                   self.province_faces,
+                                                                   CJK_FACES)})
+        classic = [f for f, _ in self.faces] == ["noto"] and not self.province_weights
+        object.__setattr__(self, "_classic", classic)
 
-    def _face(self, u: float) -> str:
-        """The face at the uniform draw ``u`` in [0, 1)."""
-        i = bisect.bisect_right(self._cdf, u * self._total)
-        return self.faces[min(i, len(self.faces) - 1)][0]
+    def _face(self, u: float, field: str = "faces") -> str:
+        """The face of the mix ``field`` ("faces" or "province_faces") at the uniform draw
+        ``u`` in [0, 1)."""
+        cdf, total = self._mixes[field]
+        faces = getattr(self, field)
+        return faces[min(bisect.bisect_right(cdf, u * total), len(faces) - 1)][0]
 
     def draw(self, text: str, rng: np.random.Generator | None) -> list[tuple[str, float, int, int]]:
         """(face, weight, shape, box) for each character of ``text`` (``glyph_mask``'s
@@ -423,10 +412,7 @@ class Typeface:
         pen = self.stroke_mm[int(u[2] * len(self.stroke_mm))]
         mixed = u[3] < self.p_mixed
         face = self._face(u[4])
-        cjk_face = "noto"
-        if faced:
-            i = bisect.bisect_right(self._cjk_cdf, u[5 + warped + boxed])
-            cjk_face = self.province_faces[min(i, len(self.province_faces) - 1)][0]
+        cjk_face = self._face(u[5 + warped + boxed], "province_faces") if faced else "noto"
         shape = int(u[5] * self.province_shapes) if warped and cjk_face == "noto" else 0
         box = int(u[5 + warped] * self.province_boxes) if boxed and not shape else 0
         out = []
@@ -437,6 +423,23 @@ class Typeface:
             f = self._face(u_char) if mixed else face
             out.append((f, pen if f == "stroke" else weight, 0, 0))
         return out
+
+
+def _mix(field: str, pairs, allowed) -> tuple[list[float], float]:
+    """The cumulative frequencies and their total of a (face, relative frequency) mix; a
+    ValueError naming ``field`` unless it pairs some of ``allowed`` with non-negative
+    frequencies with a positive sum."""
+    names = [f for f, _ in pairs]
+    frequencies = [p for _, p in pairs]
+    if not names or set(names) - set(allowed) or min(frequencies) < 0 or sum(frequencies) <= 0:
+        raise ValueError(f"Typeface: {field} must pair some of {allowed} with non-negative "
+                         f"frequencies with a positive sum, got {pairs}")
+    return np.cumsum(frequencies).tolist(), sum(frequencies)
+
+
+def _disc(radius: int) -> np.ndarray:
+    """The elliptic structuring element of ``radius`` pixels that thickens and thins strokes."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def _is_cjk(char: str) -> bool:

@@ -310,7 +310,8 @@ def _compose(text: str, kind: str, rng: np.random.Generator | None, sx: float, s
                      np.float32)  # (L, 4) slots in pixels
     slots = _slot_sizes(layout, sx, sy)
     text_ink = _ink(STYLES[style].text, rng, gray)
-    styles = (_CLASSIC if typeface is None else typeface).draw(text, rng)  # (face, weight, shape, box)s
+    # (face, weight, shape, box) per character: glyph_mask's arguments
+    styles = (_CLASSIC if typeface is None else typeface).draw(text, rng)
     # All characters in one blend: their masks are laid into one coverage map of the text band
     # and the band is blended once with an image of the ink colour. One OpenCV call instead of
     # one per character (with its ink array) saves most of the per-plate Python overhead; the
