@@ -90,7 +90,7 @@ class RecognizerRecipe:
     batch: int = 32
     seed: int = 0
     stn_stage: int = 0
-    val_size: int = 1000
+    val_size: int = 2000
     val: tuple[str, ...] = ()
     data: tuple[str, ...] = ()
     data_share: float = 0.5
@@ -280,9 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--val", action="append", default=[], metavar="DIR",
         help="a real crop folder (file name = plate) to measure at every evaluation; "
              "repeatable; evaluation only, never trained on")
-    add("--val-size", type=int, default=1000,
+    add("--val-size", type=int, default=RecognizerRecipe.val_size,
         help="plates in the fixed synthetic validation set (every kind, tilt to ±30°; "
-             "default: 1000)")
+             f"default: {RecognizerRecipe.val_size}, the issue's 2,000)")
     add("--data", action="append", default=[], metavar="DIR",
         help="a crop folder to mix into the training batches; repeatable; none by default")
     add("--generator", default="realistic", choices=GENERATORS,
